@@ -1,0 +1,26 @@
+use thiserror::Error;
+
+/// Everything that can go wrong while configuring or calling storage.
+#[derive(Debug, Error)]
+pub enum Error {
+    /// The settings do not describe a usable account.
+    #[error("storage configuration: {0}")]
+    Config(String),
+    /// A call to the storage service failed.
+    #[error("{operation} at {endpoint}: {source}")]
+    Service {
+        operation: String,
+        endpoint: String,
+        #[source]
+        source: azure_core::Error,
+    },
+    /// A call did not answer in time.
+    #[error("{operation} at {endpoint}: no answer within {seconds} s")]
+    Timeout {
+        operation: String,
+        endpoint: String,
+        seconds: u64,
+    },
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

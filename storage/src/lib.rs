@@ -1,0 +1,28 @@
+//! Azure Storage access shared by the Scaleboard server and worker.
+//!
+//! Both binaries talk to the same queues and containers through the official
+//! `azure_storage_queue` / `azure_storage_blob` crates. This crate turns the ways people hold
+//! credentials (a connection string, an account name and key, a SAS token, or Entra ID through
+//! workload identity on AKS) into configured clients, and knows the names of every queue and
+//! container so that no other crate spells them.
+//!
+//! # Layout
+//! - [`names`]: the queues and containers Scaleboard uses.
+//! - [`account`]: where the account is and how to authenticate, parsed from a connection string
+//!   or from separate settings (pure, unit-tested).
+//! - [`sas`]: account SAS tokens signed with the account key.
+//! - [`args`]: the command-line flags and environment variables for all of the above.
+//! - [`client`]: [`Storage`], the connected clients and the few operations both binaries need.
+
+pub mod account;
+pub mod args;
+pub mod client;
+pub mod names;
+pub mod sas;
+
+mod error;
+
+pub use account::{Account, Credential};
+pub use args::StorageArgs;
+pub use client::Storage;
+pub use error::{Error, Result};
