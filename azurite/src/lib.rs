@@ -190,8 +190,20 @@ impl Azurite {
         let mut command = Command::new("node");
         command
             .arg(&entry)
-            .args(["--silent", "--skipApiVersionCheck", "--loose", "--disableTelemetry"])
-            .args(["--blobHost", "127.0.0.1", "--queueHost", "127.0.0.1", "--tableHost", "127.0.0.1"])
+            .args([
+                "--silent",
+                "--skipApiVersionCheck",
+                "--loose",
+                "--disableTelemetry",
+            ])
+            .args([
+                "--blobHost",
+                "127.0.0.1",
+                "--queueHost",
+                "127.0.0.1",
+                "--tableHost",
+                "127.0.0.1",
+            ])
             .arg("--blobPort")
             .arg(ports.blob.to_string())
             .arg("--queuePort")
@@ -250,9 +262,9 @@ impl Azurite {
                     });
                 }
             }
-            let ready = addrs.iter().all(|addr| {
-                TcpStream::connect_timeout(addr, Duration::from_millis(200)).is_ok()
-            });
+            let ready = addrs
+                .iter()
+                .all(|addr| TcpStream::connect_timeout(addr, Duration::from_millis(200)).is_ok());
             if ready {
                 return Ok(());
             }

@@ -225,7 +225,10 @@ mod tests {
             account.queue_endpoint.as_str(),
             "http://127.0.0.1:41001/devstoreaccount1"
         );
-        assert_eq!(account.credential, Credential::SharedKey { key: "a2V5".into() });
+        assert_eq!(
+            account.credential,
+            Credential::SharedKey { key: "a2V5".into() }
+        );
         assert!(account.is_emulator());
     }
 
@@ -269,14 +272,20 @@ mod tests {
     #[test]
     fn bad_connection_strings_say_what_is_wrong_without_echoing_secrets() {
         let cases = [
-            ("AccountName=acct123", "neither AccountKey nor SharedAccessSignature"),
+            (
+                "AccountName=acct123",
+                "neither AccountKey nor SharedAccessSignature",
+            ),
             ("AccountKey=c2VjcmV0", "no AccountName"),
             ("garbage-without-equals-sign", "is not `Key=Value`"),
             (
                 "DefaultEndpointsProtocol=ftp;AccountName=acct123;AccountKey=a2V5",
                 "must be http or https",
             ),
-            ("AccountName=acct123;AccountKey=a2V5;BlobEndpoint=not a url", "not a valid endpoint URL"),
+            (
+                "AccountName=acct123;AccountKey=a2V5;BlobEndpoint=not a url",
+                "not a valid endpoint URL",
+            ),
         ];
         for (text, expected) in cases {
             let message = Account::from_connection_string(text)

@@ -35,15 +35,27 @@ pub struct StorageArgs {
     pub storage_identity: bool,
 
     /// DNS suffix of the storage endpoints for --storage-account (another Azure cloud).
-    #[arg(long, env = "AZURE_STORAGE_ENDPOINT_SUFFIX", default_value = "core.windows.net")]
+    #[arg(
+        long,
+        env = "AZURE_STORAGE_ENDPOINT_SUFFIX",
+        default_value = "core.windows.net"
+    )]
     pub storage_endpoint_suffix: String,
 
     /// Azurite's blob host:port when no account is configured.
-    #[arg(long, env = "SCALEBOARD_AZURITE_BLOB", default_value = "127.0.0.1:10000")]
+    #[arg(
+        long,
+        env = "SCALEBOARD_AZURITE_BLOB",
+        default_value = "127.0.0.1:10000"
+    )]
     pub azurite_blob: String,
 
     /// Azurite's queue host:port when no account is configured.
-    #[arg(long, env = "SCALEBOARD_AZURITE_QUEUE", default_value = "127.0.0.1:10001")]
+    #[arg(
+        long,
+        env = "SCALEBOARD_AZURITE_QUEUE",
+        default_value = "127.0.0.1:10001"
+    )]
     pub azurite_queue: String,
 }
 
@@ -137,7 +149,13 @@ mod tests {
             (&["--storage-key", "a2V5"], "need --storage-account"),
             (&["--storage-account", "scaleboard01"], "needs one of"),
             (
-                &["--storage-account", "scaleboard01", "--storage-key", "a2V5", "--storage-identity"],
+                &[
+                    "--storage-account",
+                    "scaleboard01",
+                    "--storage-key",
+                    "a2V5",
+                    "--storage-identity",
+                ],
                 "only one of",
             ),
         ];

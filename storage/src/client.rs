@@ -113,7 +113,7 @@ impl Storage {
                     return Err(Error::Service {
                         operation: format!("creating container `{name}`"),
                         endpoint: self.blob_endpoint.clone(),
-                        source,
+                        source: Box::new(source),
                     })
                 }
             }
@@ -159,7 +159,7 @@ impl Storage {
         Error::Service {
             operation,
             endpoint: self.queue_endpoint.clone(),
-            source,
+            source: Box::new(source),
         }
     }
 }

@@ -12,7 +12,7 @@ pub enum Error {
         operation: String,
         endpoint: String,
         #[source]
-        source: azure_core::Error,
+        source: Box<azure_core::Error>,
     },
     /// A call did not answer in time.
     #[error("{operation} at {endpoint}: no answer within {seconds} s")]
@@ -21,6 +21,14 @@ pub enum Error {
         endpoint: String,
         seconds: u64,
     },
+}
+
+impl Error {
+    /// Whether the service answered 404: a queue or container that does not exist (yet).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Error::Service { source, .. }
+            if source.http_status() == Some(azure_core::http::StatusCode::NotFound))
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

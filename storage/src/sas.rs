@@ -30,8 +30,9 @@ pub fn account_sas(
     let expiry = format_expiry(expiry);
     let protocol = if allow_http { "https,http" } else { "https" };
     let string_to_sign = string_to_sign(account, &expiry, protocol);
-    let signature = azure_core::hmac::hmac_sha256(&string_to_sign, &Secret::new(key.to_string()))
-        .map_err(|e| Error::Config(format!("the account key is not valid base64: {e}")))?;
+    let signature =
+        azure_core::hmac::hmac_sha256(&string_to_sign, &Secret::new(key.to_string()))
+            .map_err(|e| Error::Config(format!("the account key is not valid base64: {e}")))?;
     Ok(url::form_urlencoded::Serializer::new(String::new())
         .append_pair("sv", SIGNED_VERSION)
         .append_pair("ss", SERVICES)
@@ -91,8 +92,14 @@ mod tests {
         let token = account_sas("devstoreaccount1", "a2V5", t, true).unwrap();
         assert!(token.starts_with("sv=2022-11-02&ss=bq&srt=sco&sp=rwdlacup&se=2027-01-15T08%3A00%3A00Z&spr=https%2Chttp&sig="));
         // Same inputs, same signature: the token is deterministic.
-        assert_eq!(token, account_sas("devstoreaccount1", "a2V5", t, true).unwrap());
-        assert_ne!(token, account_sas("devstoreaccount1", "b3RoZXI=", t, true).unwrap());
+        assert_eq!(
+            token,
+            account_sas("devstoreaccount1", "a2V5", t, true).unwrap()
+        );
+        assert_ne!(
+            token,
+            account_sas("devstoreaccount1", "b3RoZXI=", t, true).unwrap()
+        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! The storage crate against a real Azurite, started for this test on free ports.
 
-use azurite::{Azurite, Options};
 use azure_storage_queue::models::QueueMessage;
+use azurite::{Azurite, Options};
 use storage::{names, Storage, StorageArgs};
 
 fn start() -> (Azurite, Storage) {
@@ -36,7 +36,10 @@ async fn creates_resources_idempotently_and_counts_messages() {
     assert_eq!(storage.queue_length(names::EVENTS_QUEUE).await.unwrap(), 0);
 
     for container in names::CONTAINERS {
-        assert!(storage.container(container).exists().await.unwrap(), "{container}");
+        assert!(
+            storage.container(container).exists().await.unwrap(),
+            "{container}"
+        );
     }
 }
 

@@ -1,0 +1,196 @@
+//! The live feed as the page sees it: recent samples and the state of the connection.
+//!
+//! [`LiveState`] is plain reactive state, the same on server and browser; in the browser,
+//! [`connect`] opens `/ws/live` and keeps it open, reconnecting with backoff. A reconnect
+//! receives a fresh snapshot of the server's history, so the charts have no gap.
+
+use leptos::prelude::*;
+use protocol::live::{Frame, Sample};
+
+/// Samples kept in the page: one hour at one sample a second.
+pub const MAX_SAMPLES: usize = 3600;
+
+/// What the connection badge shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Connection {
+    /// Before the first socket opened (and in the server-rendered HTML).
+    Connecting,
+    /// The socket is open and samples arrive.
+    Live,
+    /// The socket closed; a new one is being opened.
+    Reconnecting,
+}
+
+impl Connection {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Connection::Connecting => "connecting",
+            Connection::Live => "live",
+            Connection::Reconnecting => "reconnecting",
+        }
+    }
+}
+
+/// The page's copy of the live feed.
+#[derive(Clone, Copy, Debug)]
+pub struct LiveState {
+    pub samples: RwSignal<Vec<Sample>>,
+    pub connection: RwSignal<Connection>,
+    pub interval_ms: RwSignal<u64>,
+}
+
+impl LiveState {
+    pub fn new() -> Self {
+        LiveState {
+            samples: RwSignal::new(Vec::new()),
+            connection: RwSignal::new(Connection::Connecting),
+            interval_ms: RwSignal::new(1000),
+        }
+    }
+
+    /// Applies one frame from the server.
+    pub fn apply(&self, frame: Frame) {
+        match frame {
+            Frame::Snapshot {
+                interval_ms,
+                samples,
+            } => {
+                self.interval_ms.set(interval_ms);
+                self.samples.set(samples);
+            }
+            Frame::Sample { sample } => self.samples.update(|samples| push(samples, sample)),
+        }
+    }
+
+    /// The newest sample, if any.
+    pub fn latest(&self) -> Option<Sample> {
+        self.samples.with(|s| s.last().cloned())
+    }
+}
+
+impl Default for LiveState {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Appends a sample, ignoring one already seen (a resent sample after a resync) and keeping
+/// at most [`MAX_SAMPLES`].
+fn push(samples: &mut Vec<Sample>, sample: Sample) {
+    if samples.last().is_some_and(|last| last.seq >= sample.seq) {
+        return;
+    }
+    samples.push(sample);
+    if samples.len() > MAX_SAMPLES {
+        let excess = samples.len() - MAX_SAMPLES;
+        samples.drain(..excess);
+    }
+}
+
+/// Opens the live socket and keeps it open for the life of the page.
+#[cfg(feature = "hydrate")]
+pub fn connect(state: LiveState) {
+    socket::open(state, 0);
+}
+
+#[cfg(feature = "hydrate")]
+mod socket {
+    use std::time::Duration;
+
+    use leptos::prelude::{GetUntracked, Set};
+    use protocol::live::{Frame, LIVE_PATH};
+    use wasm_bindgen::prelude::*;
+    use wasm_bindgen::JsCast;
+    use web_sys::{CloseEvent, MessageEvent, WebSocket};
+
+    use super::{Connection, LiveState};
+
+    /// Backoff after a failed or dropped connection: 0.5 s doubling to 5 s, so a restarted
+    /// server is found again within seconds without hammering it.
+    fn backoff(attempt: u32) -> Duration {
+        Duration::from_millis((500u64 << attempt.min(4)).min(5000))
+    }
+
+    fn url() -> Option<String> {
+        let location = web_sys::window()?.location();
+        let scheme = if location.protocol().ok()? == "https:" {
+            "wss"
+        } else {
+            "ws"
+        };
+        Some(format!("{scheme}://{}{LIVE_PATH}", location.host().ok()?))
+    }
+
+    pub(super) fn open(state: LiveState, attempt: u32) {
+        let Some(socket) = url().and_then(|url| WebSocket::new(&url).ok()) else {
+            retry(state, attempt);
+            return;
+        };
+
+        let on_open = Closure::<dyn FnMut()>::new(move || {
+            state.connection.set(Connection::Live);
+        });
+        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+            if let Some(text) = event.data().as_string() {
+                match Frame::from_json(&text) {
+                    Ok(frame) => state.apply(frame),
+                    Err(e) => leptos::logging::warn!("ignoring a malformed frame: {e}"),
+                }
+            }
+        });
+        let opened_at = attempt;
+        let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |_event: CloseEvent| {
+            // A socket that had opened starts the backoff afresh; one that never opened backs
+            // off further.
+            let was_live = state.connection.get_untracked() == Connection::Live;
+            state.connection.set(Connection::Reconnecting);
+            retry(state, if was_live { 0 } else { opened_at + 1 });
+        });
+        socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+        socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+        socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+        // The callbacks live as long as their socket, which is closed only by the network; the
+        // few bytes per reconnect are not worth a registry.
+        on_open.forget();
+        on_message.forget();
+        on_close.forget();
+    }
+
+    fn retry(state: LiveState, attempt: u32) {
+        leptos::prelude::set_timeout(move || open(state, attempt), backoff(attempt));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocol::live::StorageHealth;
+
+    fn sample(seq: u64) -> Sample {
+        Sample {
+            t_ms: seq * 1000,
+            seq,
+            queue_length: Some(seq),
+            storage: StorageHealth::Ok,
+        }
+    }
+
+    #[test]
+    fn duplicates_and_old_samples_are_ignored() {
+        let mut samples = vec![sample(1), sample(2)];
+        push(&mut samples, sample(2));
+        push(&mut samples, sample(1));
+        push(&mut samples, sample(3));
+        assert_eq!(samples.iter().map(|s| s.seq).collect::<Vec<_>>(), [1, 2, 3]);
+    }
+
+    #[test]
+    fn history_is_bounded() {
+        let mut samples = Vec::new();
+        for seq in 1..=(MAX_SAMPLES as u64 + 10) {
+            push(&mut samples, sample(seq));
+        }
+        assert_eq!(samples.len(), MAX_SAMPLES);
+        assert_eq!(samples[0].seq, 11);
+    }
+}

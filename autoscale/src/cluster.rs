@@ -1,0 +1,820 @@
+//! [`Cluster`]: KEDA, the HPA, the ReplicaSet, the scheduler, the kubelet and the cluster
+//! autoscaler composed into one step per observation.
+//!
+//! Each [`Cluster::step`] runs the controllers in a fixed order, each only when its own interval
+//! has passed: the kubelet kills workers past their grace, provisioned nodes turn Ready, KEDA
+//! polls the trigger, the HPA syncs, the ReplicaSet creates or deletes pods to match the desired
+//! replicas, the scheduler binds Pending pods first-fit to Ready nodes, containers whose start-up
+//! delay has passed run (the shell starts their workers), and the cluster autoscaler scans.
+
+use std::{mem, time::Duration};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    events::{EventKind, EventLog, ScaleEvent},
+    hpa::{Hpa, Target},
+    keda::{self, Keda, Observation},
+    nodes::{self, Autoscaler, Node, NodeId, NodeState},
+    pods::{self, Pod, PodId, PodPhase},
+    policy::Profile,
+    secs,
+};
+
+/// What the shell must do to its worker tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    /// The pod's container runs: start a worker for it.
+    StartWorker { pod: PodId },
+    /// The pod is being deleted: ask its worker to stop within `grace`, then report the exit
+    /// with [`Cluster::worker_exited`].
+    StopWorker {
+        pod: PodId,
+        #[serde(with = "secs")]
+        grace: Duration,
+    },
+}
+
+/// What one step decided.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Step {
+    pub commands: Vec<Command>,
+    /// New events since the previous step, including those from [`Cluster::worker_exited`] and
+    /// [`Cluster::set_profile`] in between.
+    pub events: Vec<ScaleEvent>,
+}
+
+/// The model's state for display.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// The time of the last step.
+    #[serde(with = "secs")]
+    pub at: Duration,
+    /// The Deployment's `spec.replicas`, as KEDA and the HPA set it.
+    pub desired_replicas: u32,
+    /// Whether the scaler was active at KEDA's last poll.
+    pub active: bool,
+    /// The metric KEDA read at its last poll.
+    pub metric: Option<u64>,
+    pub pods_pending: u32,
+    pub pods_starting: u32,
+    pub pods_running: u32,
+    pub pods_terminating: u32,
+    pub nodes_ready: u32,
+    pub nodes_provisioning: u32,
+    pub pods: Vec<Pod>,
+    pub nodes: Vec<Node>,
+}
+
+/// Pod and node counts by phase.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Counts {
+    pub pods_pending: u32,
+    pub pods_starting: u32,
+    pub pods_running: u32,
+    pub pods_terminating: u32,
+    pub nodes_ready: u32,
+    pub nodes_provisioning: u32,
+}
+
+/// The whole model: one ScaledObject, its HPA, its pods and the node pool they run on.
+#[derive(Debug, Clone)]
+pub struct Cluster {
+    profile: Profile,
+    now: Duration,
+    desired: u32,
+    keda: Keda,
+    hpa: Hpa,
+    autoscaler: Autoscaler,
+    pods: Vec<Pod>,
+    nodes: Vec<Node>,
+    next_pod: u64,
+    next_node: u64,
+    log: EventLog,
+    /// Events made between steps, handed out with the next step.
+    unreported: Vec<ScaleEvent>,
+}
+
+impl Cluster {
+    /// A cluster at time 0 with the pool's minimum nodes Ready and the minimum replicas desired
+    /// (their pods are created by the first step).
+    pub fn new(profile: Profile) -> Self {
+        let mut cluster = Cluster {
+            desired: profile.scaled_object.min_replicas,
+            profile,
+            now: Duration::ZERO,
+            keda: Keda::default(),
+            hpa: Hpa::default(),
+            autoscaler: Autoscaler::default(),
+            pods: Vec::new(),
+            nodes: Vec::new(),
+            next_pod: 0,
+            next_node: 0,
+            log: EventLog::default(),
+            unreported: Vec::new(),
+        };
+        for _ in 0..cluster.profile.node_pool.min_nodes {
+            cluster.add_node(NodeState::Ready);
+        }
+        cluster
+    }
+
+    /// Advances the model to `now` (time since start; a time earlier than the last step counts
+    /// as the last step's) with the queue as observed now.
+    pub fn step(&mut self, now: Duration, observation: &Observation) -> Step {
+        let now = now.max(self.now);
+        self.now = now;
+        let mut events = Vec::new();
+        let mut commands = Vec::new();
+        self.kill_overdue(now, &mut events);
+        events.extend(nodes::finish_provisioning(now, &mut self.nodes));
+        self.poll_keda(now, observation, &mut events);
+        self.sync_hpa(now, observation, &mut events);
+        self.reconcile(now, &mut commands);
+        self.schedule(now);
+        self.start_containers(now, &mut commands);
+        let ca = &self.profile.cluster_autoscaler;
+        if self.autoscaler.due(now, ca.scan_interval) {
+            events.extend(self.autoscaler.scan(
+                now,
+                &mut self.nodes,
+                &self.pods,
+                &self.profile.node_pool,
+                ca,
+                &mut self.next_node,
+            ));
+        }
+        for event in &events {
+            self.log.push(event.clone());
+        }
+        let mut all = mem::take(&mut self.unreported);
+        all.extend(events);
+        Step {
+            commands,
+            events: all,
+        }
+    }
+
+    /// The shell reports that a pod's worker exited. A stopping pod is then gone; a running
+    /// pod's container is restarted by the kubelet (`restartPolicy: Always`), so its worker
+    /// starts again after the start-up delay. Unknown pods are ignored.
+    pub fn worker_exited(&mut self, now: Duration, pod: PodId) {
+        let now = now.max(self.now);
+        let Some(index) = self.pods.iter().position(|p| p.id == pod) else {
+            return;
+        };
+        match self.pods[index].phase {
+            PodPhase::Terminating { .. } => {
+                self.pods.remove(index);
+            }
+            PodPhase::Running { .. } => {
+                let ready_at = now.saturating_add(self.profile.pod.startup_delay);
+                self.pods[index].phase = PodPhase::ContainerCreating { ready_at };
+                self.note(ScaleEvent::new(
+                    now,
+                    EventKind::PodRestarted,
+                    format!("{pod} worker exited while running; container restarts"),
+                ));
+            }
+            PodPhase::Pending | PodPhase::ContainerCreating { .. } => {}
+        }
+    }
+
+    /// Replaces the settings; the state carries over. Existing pods and nodes keep the requests
+    /// and size they were created with. If the pool's minimum rose above its node count, nodes
+    /// are added, as AKS does when a pool's minimum count is raised.
+    pub fn set_profile(&mut self, profile: Profile) {
+        self.profile = profile;
+        self.autoscaler.reported_full = false;
+        let have = u32::try_from(self.nodes.len()).unwrap_or(u32::MAX);
+        let min = self.profile.node_pool.min_nodes;
+        if have < min {
+            let ready_at = self
+                .now
+                .saturating_add(self.profile.node_pool.provisioning_delay);
+            for _ in have..min {
+                self.add_node(NodeState::Provisioning { ready_at });
+            }
+            self.autoscaler.last_scale_up = Some(self.now);
+            self.note(ScaleEvent::new(
+                self.now,
+                EventKind::NodeAdded,
+                format!("{} nodes added: min nodes raised to {min}", min - have),
+            ));
+        }
+    }
+
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    /// The latest events (at most [`crate::events::EVENT_LOG_CAPACITY`]), oldest first.
+    pub fn events(&self) -> impl Iterator<Item = &ScaleEvent> {
+        self.log.iter()
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        let c = self.counts();
+        Snapshot {
+            at: self.now,
+            desired_replicas: self.desired,
+            active: self.keda.active,
+            metric: self.keda.metric,
+            pods_pending: c.pods_pending,
+            pods_starting: c.pods_starting,
+            pods_running: c.pods_running,
+            pods_terminating: c.pods_terminating,
+            nodes_ready: c.nodes_ready,
+            nodes_provisioning: c.nodes_provisioning,
+            pods: self.pods.clone(),
+            nodes: self.nodes.clone(),
+        }
+    }
+
+    pub(crate) fn desired_replicas(&self) -> u32 {
+        self.desired
+    }
+
+    pub(crate) fn counts(&self) -> Counts {
+        let mut c = Counts::default();
+        for pod in &self.pods {
+            match pod.phase {
+                PodPhase::Pending => c.pods_pending += 1,
+                PodPhase::ContainerCreating { .. } => c.pods_starting += 1,
+                PodPhase::Running { .. } => c.pods_running += 1,
+                PodPhase::Terminating { .. } => c.pods_terminating += 1,
+            }
+        }
+        for node in &self.nodes {
+            match node.state {
+                NodeState::Ready => c.nodes_ready += 1,
+                NodeState::Provisioning { .. } => c.nodes_provisioning += 1,
+            }
+        }
+        c
+    }
+
+    /// Logs an event made between steps and keeps it for the next step's result.
+    fn note(&mut self, event: ScaleEvent) {
+        self.log.push(event.clone());
+        self.unreported.push(event);
+    }
+
+    fn add_node(&mut self, state: NodeState) {
+        self.next_node += 1;
+        let node = Node::new(
+            NodeId(self.next_node),
+            &self.profile.node_pool,
+            self.now,
+            state,
+        );
+        self.nodes.push(node);
+    }
+
+    /// The kubelet kills a worker that outlived its termination grace.
+    fn kill_overdue(&mut self, now: Duration, events: &mut Vec<ScaleEvent>) {
+        let grace = self.profile.pod.termination_grace;
+        self.pods.retain(|pod| match pod.phase {
+            PodPhase::Terminating { deadline } if deadline <= now => {
+                events.push(ScaleEvent::new(
+                    now,
+                    EventKind::PodKilled,
+                    format!(
+                        "{} killed: worker still running after grace {}",
+                        pod.id,
+                        secs::show(grace)
+                    ),
+                ));
+                false
+            }
+            _ => true,
+        });
+    }
+
+    fn poll_keda(
+        &mut self,
+        now: Duration,
+        observation: &Observation,
+        events: &mut Vec<ScaleEvent>,
+    ) {
+        let spec = &self.profile.scaled_object;
+        if !self.keda.due(now, spec.polling_interval) {
+            return;
+        }
+        let from = self.desired;
+        let poll = self.keda.poll(now, observation, spec, from);
+        let (metric, activation) = (poll.metric, spec.activation_queue_length);
+        let cooldown = secs::show(spec.cooldown_period);
+        if poll.changed && !poll.active {
+            let mut reason = format!("deactivated: queue {metric} ≤ activation {activation}");
+            if spec.min_replicas == 0 && from > 0 {
+                reason += &format!("; scale to 0 after cooldown {cooldown}");
+            }
+            events.push(ScaleEvent::new(now, EventKind::Deactivated, reason));
+        }
+        match poll.scale_to {
+            Some(to) if poll.active && from == 0 => events.push(ScaleEvent::new(
+                now,
+                EventKind::Activated,
+                format!("activated: queue {metric} > activation {activation}; scale 0 → {to}"),
+            )),
+            Some(0) => events.push(ScaleEvent::new(
+                now,
+                EventKind::ScaleToZero,
+                format!("scale {from} → 0 after cooldown {cooldown}"),
+            )),
+            Some(to) => events.push(ScaleEvent::new(
+                now,
+                EventKind::ScaleUp,
+                format!("scale {from} → {to}: min replicas {}", spec.min_replicas),
+            )),
+            None if poll.changed && poll.active => events.push(ScaleEvent::new(
+                now,
+                EventKind::Activated,
+                format!("activated: queue {metric} > activation {activation}"),
+            )),
+            None => {}
+        }
+        if let Some(to) = poll.scale_to {
+            self.desired = to;
+        }
+    }
+
+    fn sync_hpa(&mut self, now: Duration, observation: &Observation, events: &mut Vec<ScaleEvent>) {
+        let spec = &self.profile.scaled_object;
+        let behavior = &self.profile.hpa;
+        if !self.hpa.due(now, behavior.sync_period) {
+            return;
+        }
+        let live = keda::scaler_metric(observation, spec.queue_length_strategy);
+        let metric = if spec.use_cached_metrics {
+            self.keda.metric.unwrap_or(live)
+        } else {
+            live
+        };
+        let target = Target {
+            per_pod: spec.queue_length,
+            min_replicas: spec.min_replicas,
+            max_replicas: spec.max_replicas,
+        };
+        if let Some(decision) = self.hpa.sync(now, self.desired, metric, target, behavior) {
+            let kind = if decision.to > decision.from {
+                EventKind::ScaleUp
+            } else {
+                EventKind::ScaleDown
+            };
+            self.desired = decision.to;
+            events.push(ScaleEvent::new(now, kind, decision.reason));
+        }
+    }
+
+    /// The ReplicaSet: create Pending pods up to the desired count, or delete the surplus in
+    /// the controller's order. Pods without a running worker go at once; a running one is
+    /// asked to stop.
+    fn reconcile(&mut self, now: Duration, commands: &mut Vec<Command>) {
+        let active = self.pods.iter().filter(|p| p.is_active()).count();
+        let desired = self.desired as usize;
+        if active < desired {
+            for _ in active..desired {
+                self.next_pod += 1;
+                self.pods.push(Pod {
+                    id: PodId(self.next_pod),
+                    phase: PodPhase::Pending,
+                    node: None,
+                    requests: self.profile.pod.requests,
+                    created_at: now,
+                });
+            }
+            return;
+        }
+        let grace = self.profile.pod.termination_grace;
+        for id in pods::victims(&self.pods, active - desired) {
+            let Some(index) = self.pods.iter().position(|p| p.id == id) else {
+                continue;
+            };
+            if let PodPhase::Running { .. } = self.pods[index].phase {
+                let deadline = now.saturating_add(grace);
+                self.pods[index].phase = PodPhase::Terminating { deadline };
+                commands.push(Command::StopWorker { pod: id, grace });
+            } else {
+                self.pods.remove(index);
+            }
+        }
+    }
+
+    /// The scheduler: each Pending pod, oldest first, to the first Ready node with room.
+    fn schedule(&mut self, now: Duration) {
+        let mut free: Vec<_> = self
+            .nodes
+            .iter()
+            .filter(|n| n.is_ready())
+            .map(|n| {
+                (
+                    n.id,
+                    n.allocatable
+                        .saturating_sub(nodes::requested_on(n.id, &self.pods)),
+                )
+            })
+            .collect();
+        let startup = self.profile.pod.startup_delay;
+        for pod in self
+            .pods
+            .iter_mut()
+            .filter(|p| p.phase == PodPhase::Pending)
+        {
+            let room: Vec<_> = free.iter().map(|(_, r)| *r).collect();
+            if let Some(i) = nodes::first_fit(&room, pod.requests) {
+                free[i].1 = free[i].1.saturating_sub(pod.requests);
+                pod.node = Some(free[i].0);
+                pod.phase = PodPhase::ContainerCreating {
+                    ready_at: now.saturating_add(startup),
+                };
+            }
+        }
+    }
+
+    /// The kubelet: containers whose start-up delay has passed run, and the shell starts their
+    /// workers.
+    fn start_containers(&mut self, now: Duration, commands: &mut Vec<Command>) {
+        for pod in &mut self.pods {
+            if let PodPhase::ContainerCreating { ready_at } = pod.phase {
+                if ready_at <= now {
+                    pod.phase = PodPhase::Running { since: now };
+                    commands.push(Command::StartWorker { pod: pod.id });
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn s(secs: u64) -> Duration {
+        Duration::from_secs(secs)
+    }
+
+    /// Drives the cluster once per second with a queue that `drain` updates from the running
+    /// pods; stopped workers exit at once. Returns one snapshot per second.
+    fn run(
+        cluster: &mut Cluster,
+        seconds: u64,
+        mut queue: u64,
+        arrivals: impl Fn(u64) -> u64,
+    ) -> Vec<Snapshot> {
+        let mut out = Vec::new();
+        for t in 0..seconds {
+            queue += arrivals(t);
+            let step = cluster.step(s(t), &Observation::new(queue));
+            for command in step.commands {
+                if let Command::StopWorker { pod, .. } = command {
+                    cluster.worker_exited(s(t), pod);
+                }
+            }
+            let snapshot = cluster.snapshot();
+            queue = queue.saturating_sub(u64::from(snapshot.pods_running));
+            out.push(snapshot);
+        }
+        out
+    }
+
+    fn assert_full_rise_and_fall(profile: Profile, seconds: u64) -> Vec<Snapshot> {
+        let min_nodes = profile.node_pool.min_nodes;
+        let mut cluster = Cluster::new(profile);
+        // The queue rises to 200 over four seconds, then drains one item per running pod per second.
+        let series = run(&mut cluster, seconds, 0, |t| if t < 4 { 50 } else { 0 });
+        let peak = series.iter().map(|s| s.desired_replicas).max().unwrap();
+        assert!(peak > 1, "replicas peaked at {peak}");
+        let peak_nodes = series.iter().map(|s| s.nodes_ready).max().unwrap();
+        assert!(peak_nodes > min_nodes, "nodes peaked at {peak_nodes}");
+        assert!(cluster.events().any(|e| e.kind == EventKind::NodeAdded));
+        assert!(cluster.events().any(|e| e.kind == EventKind::ScaleToZero));
+        assert!(cluster.events().any(|e| e.kind == EventKind::NodeRemoved));
+        let last = series.last().unwrap();
+        assert_eq!(last.metric, Some(0));
+        assert_eq!(last.desired_replicas, 0);
+        assert!(last.pods.is_empty(), "{:?}", last.pods);
+        assert_eq!((last.nodes_ready, last.nodes_provisioning), (min_nodes, 0));
+        series
+    }
+
+    #[test]
+    fn demo_run_rises_and_falls_within_two_minutes() {
+        let series = assert_full_rise_and_fall(Profile::demo(), 120);
+        let first_running = series.iter().position(|s| s.pods_running > 0).unwrap();
+        assert!(first_running <= 2, "first worker at {first_running} s");
+        assert_eq!(series.iter().map(|s| s.desired_replicas).max(), Some(12));
+    }
+
+    #[test]
+    fn aks_run_rises_and_falls_with_the_documented_defaults() {
+        let series = assert_full_rise_and_fall(Profile::aks(), 2400);
+        // The first extra node is asked for at a scan and is Ready 180 s later.
+        let added = series
+            .iter()
+            .position(|s| s.nodes_provisioning > 0)
+            .unwrap();
+        assert_eq!(
+            series[added + 180].nodes_ready,
+            series[added].nodes_ready + series[added].nodes_provisioning
+        );
+        assert_eq!(series[added + 179].nodes_ready, series[added].nodes_ready);
+    }
+
+    #[test]
+    fn activation_scales_zero_to_one_at_the_first_poll() {
+        let mut cluster = Cluster::new(Profile::seed_demo()); // polling 5 s
+        let step = cluster.step(s(0), &Observation::new(0));
+        assert!(step.events.is_empty());
+        assert_eq!(cluster.snapshot().desired_replicas, 0);
+        // Between polls nothing is read.
+        cluster.step(s(3), &Observation::new(3));
+        assert_eq!(cluster.snapshot().desired_replicas, 0);
+        let step = cluster.step(s(5), &Observation::new(3));
+        assert_eq!(
+            step.events[0].reason,
+            "activated: queue 3 > activation 0; scale 0 → 1"
+        );
+        assert_eq!(cluster.snapshot().desired_replicas, 1);
+        assert_eq!(cluster.snapshot().pods_starting, 1);
+        let step = cluster.step(s(10), &Observation::new(3));
+        assert_eq!(step.commands, [Command::StartWorker { pod: PodId(1) }]);
+    }
+
+    #[test]
+    fn cooldown_holds_replicas_then_scales_to_zero() {
+        let mut profile = Profile::seed_demo(); // polling 5 s, cooldown 30 s
+        profile.hpa.scale_down_stabilization = Duration::ZERO;
+        let mut cluster = Cluster::new(profile);
+        cluster.step(s(0), &Observation::new(40));
+        cluster.step(s(15), &Observation::new(40));
+        assert_eq!(cluster.snapshot().desired_replicas, 8);
+        let mut zero_at = None;
+        for t in 16..120 {
+            let step = cluster.step(s(t), &Observation::new(0));
+            if let Some(e) = step
+                .events
+                .iter()
+                .find(|e| e.kind == EventKind::ScaleToZero)
+            {
+                assert_eq!(e.reason, "scale 1 → 0 after cooldown 30 s");
+                zero_at = Some(t);
+                break;
+            }
+            assert!(cluster.snapshot().desired_replicas >= 1, "at {t} s");
+        }
+        // Last active at the 15 s poll; 45 s is not strictly after; the next poll is 50 s.
+        assert_eq!(zero_at, Some(50));
+    }
+
+    #[test]
+    fn min_replicas_above_zero_never_cool_down_to_zero() {
+        let mut profile = Profile::demo();
+        profile.scaled_object.min_replicas = 2;
+        let mut cluster = Cluster::new(profile);
+        let series = run(&mut cluster, 120, 30, |_| 0);
+        assert!(series.iter().skip(1).all(|s| s.desired_replicas >= 2));
+        assert_eq!(series.last().unwrap().pods_running, 2);
+    }
+
+    #[test]
+    fn scale_down_stops_the_newest_running_workers() {
+        let mut profile = Profile::demo();
+        profile.pod.startup_delay = Duration::ZERO;
+        profile.hpa.scale_down_stabilization = Duration::ZERO;
+        let mut cluster = Cluster::new(profile);
+        cluster.step(s(0), &Observation::new(10)); // 0 → 1 → 2, pods 1 and 2
+        cluster.step(s(2), &Observation::new(20)); // 2 → 4, pods 3 and 4
+        assert_eq!(cluster.snapshot().pods_running, 4);
+        let step = cluster.step(s(4), &Observation::new(10)); // 4 → 2
+        let grace = s(5);
+        assert_eq!(
+            step.commands,
+            [
+                Command::StopWorker {
+                    pod: PodId(4),
+                    grace
+                },
+                Command::StopWorker {
+                    pod: PodId(3),
+                    grace
+                }
+            ]
+        );
+        assert_eq!(cluster.snapshot().pods_terminating, 2);
+        cluster.worker_exited(s(4), PodId(4));
+        assert_eq!(cluster.snapshot().pods_terminating, 1);
+        // Pod 3's worker never reports; the grace runs out.
+        cluster.step(s(8), &Observation::new(10));
+        assert_eq!(cluster.snapshot().pods_terminating, 1);
+        let step = cluster.step(s(9), &Observation::new(10));
+        assert_eq!(
+            step.events[0].reason,
+            "pod-3 killed: worker still running after grace 5 s"
+        );
+        assert_eq!(cluster.snapshot().pods_terminating, 0);
+    }
+
+    #[test]
+    fn node_scale_up_waits_for_scan_and_provisioning() {
+        let mut profile = Profile::aks();
+        profile.scaled_object.min_replicas = 7; // six fit a node
+        let mut cluster = Cluster::new(profile);
+        cluster.step(s(0), &Observation::new(0));
+        let snap = cluster.snapshot();
+        assert_eq!((snap.pods_pending, snap.nodes_provisioning), (1, 1));
+        assert!(cluster
+            .events()
+            .any(|e| e.reason == "node added: 1 pods pending, no room"));
+        for t in 1..180 {
+            cluster.step(s(t), &Observation::new(0));
+        }
+        assert_eq!(cluster.snapshot().pods_pending, 1);
+        let step = cluster.step(s(180), &Observation::new(0));
+        assert_eq!(step.events[0].reason, "node-2 ready after 180 s");
+        assert_eq!(cluster.snapshot().pods_starting, 1);
+        let step = cluster.step(s(185), &Observation::new(0));
+        assert_eq!(step.commands, [Command::StartWorker { pod: PodId(7) }]);
+    }
+
+    #[test]
+    fn pods_pending_between_scans_wait_for_the_next_scan() {
+        let mut profile = Profile::aks();
+        profile.scaled_object.min_replicas = 6;
+        let mut cluster = Cluster::new(profile);
+        cluster.step(s(0), &Observation::new(0));
+        assert_eq!(cluster.snapshot().nodes_provisioning, 0);
+        let mut raised = cluster.profile().clone();
+        raised.scaled_object.min_replicas = 7;
+        cluster.set_profile(raised);
+        cluster.step(s(3), &Observation::new(0)); // the poll at 0 s was the last; none at 3 s
+        cluster.step(s(30), &Observation::new(0)); // KEDA raises to min at its next poll
+        assert_eq!(cluster.snapshot().pods_pending, 1);
+        assert_eq!(cluster.snapshot().nodes_provisioning, 1, "scan at 30 s");
+    }
+
+    #[test]
+    fn raising_min_nodes_adds_nodes_and_events_reach_the_next_step() {
+        let mut cluster = Cluster::new(Profile::demo());
+        cluster.step(s(0), &Observation::new(0));
+        let mut profile = Profile::demo();
+        profile.node_pool.min_nodes = 3;
+        cluster.set_profile(profile);
+        assert_eq!(cluster.snapshot().nodes_provisioning, 2);
+        let step = cluster.step(s(1), &Observation::new(0));
+        assert_eq!(
+            step.events[0].reason,
+            "2 nodes added: min nodes raised to 3"
+        );
+    }
+
+    #[test]
+    fn a_crashed_worker_restarts_in_the_same_pod() {
+        let mut cluster = Cluster::new(Profile::demo());
+        cluster.step(s(0), &Observation::new(3));
+        cluster.step(s(1), &Observation::new(3));
+        assert_eq!(cluster.snapshot().pods_running, 1);
+        cluster.worker_exited(s(1), PodId(1));
+        assert_eq!(cluster.snapshot().pods_starting, 1);
+        let step = cluster.step(s(2), &Observation::new(3));
+        assert_eq!(step.events[0].kind, EventKind::PodRestarted);
+        assert!(step
+            .commands
+            .contains(&Command::StartWorker { pod: PodId(1) }));
+    }
+
+    #[test]
+    fn cached_metrics_hold_the_polled_value_between_polls() {
+        // Polling 30 s, HPA sync 15 s: at 15 s only a live read sees the queue grow.
+        for (cached, expected) in [(false, 6), (true, 2)] {
+            let mut profile = Profile::aks();
+            profile.scaled_object.use_cached_metrics = cached;
+            let mut cluster = Cluster::new(profile);
+            cluster.step(s(0), &Observation::new(10));
+            assert_eq!(cluster.snapshot().desired_replicas, 2);
+            cluster.step(s(15), &Observation::new(100));
+            assert_eq!(
+                cluster.snapshot().desired_replicas,
+                expected,
+                "cached {cached}"
+            );
+        }
+    }
+
+    #[test]
+    fn visible_only_uses_the_visible_count() {
+        let mut profile = Profile::demo();
+        profile.scaled_object.queue_length_strategy = crate::QueueLengthStrategy::VisibleOnly;
+        let mut cluster = Cluster::new(profile);
+        let obs = Observation {
+            queue_length: 40,
+            visible_length: Some(0),
+        };
+        cluster.step(s(0), &obs);
+        assert_eq!(
+            cluster.snapshot().desired_replicas,
+            0,
+            "0 visible is inactive"
+        );
+        assert_eq!(cluster.snapshot().metric, Some(0));
+    }
+
+    #[test]
+    fn event_log_and_step_results_agree() {
+        let mut cluster = Cluster::new(Profile::demo());
+        let mut returned = Vec::new();
+        for t in 0..60 {
+            let queue = if t < 20 { 60 } else { 0 };
+            returned.extend(cluster.step(s(t), &Observation::new(queue)).events);
+        }
+        let logged: Vec<_> = cluster.events().cloned().collect();
+        assert!(!logged.is_empty());
+        assert_eq!(logged, returned);
+    }
+
+    fn arb_profile() -> impl Strategy<Value = Profile> {
+        (
+            prop_oneof![
+                Just(Profile::demo()),
+                Just(Profile::seed_demo()),
+                Just(Profile::aks())
+            ],
+            0u32..3,
+            1u32..30,
+            1u32..4,
+            0u64..10,
+        )
+            .prop_map(|(mut p, min_nodes, max_replicas, extra_nodes, grace)| {
+                p.node_pool.min_nodes = min_nodes;
+                p.node_pool.max_nodes = min_nodes + extra_nodes;
+                p.scaled_object.max_replicas = max_replicas;
+                p.pod.termination_grace = s(grace);
+                p
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn invariants_hold_on_any_trace(
+            profile in arb_profile(),
+            trace in prop::collection::vec((0u64..400, 1u64..20, any::<bool>()), 1..40),
+        ) {
+            let max_replicas = profile.scaled_object.max_replicas;
+            let (min_nodes, max_nodes) = (profile.node_pool.min_nodes, profile.node_pool.max_nodes);
+            let mut cluster = Cluster::new(profile);
+            let mut now = Duration::ZERO;
+            let mut started = std::collections::HashSet::new();
+            for (queue, gap, report_exits) in trace {
+                for _ in 0..gap {
+                    let step = cluster.step(now, &Observation::new(queue));
+                    let snap = cluster.snapshot();
+                    prop_assert!(snap.desired_replicas <= max_replicas);
+                    let nodes = snap.nodes_ready + snap.nodes_provisioning;
+                    prop_assert!((min_nodes..=max_nodes).contains(&nodes), "{} nodes", nodes);
+                    let active = snap.pods.iter().filter(|p| p.is_active()).count();
+                    prop_assert_eq!(active, snap.desired_replicas as usize);
+                    for node in &snap.nodes {
+                        let used = nodes::requested_on(node.id, &snap.pods);
+                        prop_assert!(used.fits_in(node.allocatable), "{:?} over {:?}", used, node);
+                        if !node.is_ready() {
+                            prop_assert!(snap.pods.iter().all(|p| p.node != Some(node.id)));
+                        }
+                    }
+                    for pod in &snap.pods {
+                        let bound = pod.node.is_some();
+                        prop_assert_eq!(bound, pod.phase != PodPhase::Pending);
+                    }
+                    for command in &step.commands {
+                        let phase = |id| snap.pods.iter().find(|p| p.id == id).map(|p| p.phase);
+                        match *command {
+                            Command::StartWorker { pod } => {
+                                prop_assert!(
+                                    matches!(phase(pod), Some(PodPhase::Running { .. })),
+                                    "{} started but not running",
+                                    pod
+                                );
+                                prop_assert!(started.insert(pod), "{} started twice", pod);
+                            }
+                            Command::StopWorker { pod, .. } => {
+                                prop_assert!(
+                                    matches!(phase(pod), Some(PodPhase::Terminating { .. })),
+                                    "{} stopped but not terminating",
+                                    pod
+                                );
+                                if report_exits {
+                                    cluster.worker_exited(now, pod);
+                                }
+                            }
+                        }
+                    }
+                    now += s(1);
+                }
+            }
+        }
+    }
+}

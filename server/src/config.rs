@@ -1,0 +1,88 @@
+//! Settings, from flags and environment variables.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use storage::StorageArgs;
+
+/// Scaleboard: a live dashboard for event-driven autoscaling.
+///
+/// Serves the dashboard and its live feed, and reads the work queue of an Azure Storage account
+/// (Azurite on 127.0.0.1 unless told otherwise).
+#[derive(Clone, Debug, Parser)]
+#[command(name = "scaleboard", version)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "SCALEBOARD_ADDR", default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+
+    /// Folder with the built site (`pkg/` with the wasm, JavaScript and CSS), as
+    /// `cargo xtask build` writes it.
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    pub site_root: PathBuf,
+
+    /// Milliseconds between two samples of the live feed.
+    #[arg(long, env = "SCALEBOARD_SAMPLE_INTERVAL_MS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u64).range(100..=60_000))]
+    pub sample_interval_ms: u64,
+
+    /// Samples kept for clients that connect or reconnect (3600 = one hour at 1/s).
+    #[arg(long, env = "SCALEBOARD_HISTORY", default_value_t = 3600,
+          value_parser = clap::value_parser!(u64).range(10..=100_000))]
+    pub history: u64,
+
+    /// Log format: `text` for a terminal, `json` for a log collector.
+    #[arg(long, env = "SCALEBOARD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    #[command(flatten)]
+    pub storage: StorageArgs,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Config {
+    pub fn sample_interval(&self) -> Duration {
+        Duration::from_millis(self.sample_interval_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_listen_on_loopback_port_3000() {
+        let config = Config::try_parse_from(["scaleboard"]).unwrap();
+        assert_eq!(config.addr, "127.0.0.1:3000".parse().unwrap());
+        assert_eq!(config.sample_interval(), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn bad_values_are_rejected_with_the_flag_named() {
+        let err = Config::try_parse_from(["scaleboard", "--addr", "nowhere"]).unwrap_err();
+        assert!(err.to_string().contains("--addr"), "{err}");
+        let err = Config::try_parse_from(["scaleboard", "--sample-interval-ms", "5"]).unwrap_err();
+        assert!(err.to_string().contains("--sample-interval-ms"), "{err}");
+    }
+
+    #[test]
+    fn help_explains_every_setting() {
+        let help = <Config as clap::CommandFactory>::command()
+            .render_long_help()
+            .to_string();
+        for setting in [
+            "SCALEBOARD_ADDR",
+            "AZURE_STORAGE_CONNECTION_STRING",
+            "LEPTOS_SITE_ROOT",
+        ] {
+            assert!(help.contains(setting), "--help does not mention {setting}");
+        }
+    }
+}

@@ -1,0 +1,142 @@
+//! `cargo xtask test`: every check, in the order that fails fastest.
+
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use azurite::Ports;
+
+use crate::demo::{self, StackOptions};
+use crate::site::{self, BuildArgs};
+use crate::{paths, process, tools};
+
+#[derive(Debug, clap::Args)]
+pub struct TestArgs {
+    /// Skip the browser tests (Playwright in Chromium).
+    #[arg(long)]
+    pub no_browser: bool,
+    /// Skip formatting and lint checks.
+    #[arg(long)]
+    pub no_lint: bool,
+}
+
+pub fn run(args: &TestArgs) -> Result<()> {
+    let started = Instant::now();
+    let root = paths::root();
+    let mut steps: Vec<(&str, f64)> = Vec::new();
+    let mut step = |name: &'static str, work: &mut dyn FnMut() -> Result<()>| -> Result<()> {
+        let t = Instant::now();
+        eprintln!("━━ {name}");
+        work().with_context(|| format!("step `{name}` failed"))?;
+        steps.push((name, t.elapsed().as_secs_f64()));
+        Ok(())
+    };
+
+    if !args.no_lint {
+        step("format", &mut || {
+            process::run(
+                Command::new(paths::cargo())
+                    .args(["fmt", "--all", "--", "--check"])
+                    .current_dir(&root),
+            )
+        })?;
+        step("clippy", &mut || {
+            process::run(
+                Command::new(paths::cargo())
+                    .args([
+                        "clippy",
+                        "--workspace",
+                        "--all-targets",
+                        "--",
+                        "-D",
+                        "warnings",
+                    ])
+                    .current_dir(&root),
+            )
+        })?;
+        step("clippy (browser build)", &mut || {
+            tools::ensure_wasm_target()?;
+            process::run(
+                Command::new(paths::cargo())
+                    .args([
+                        "clippy",
+                        "--package",
+                        "app",
+                        "--lib",
+                        "--target",
+                        tools::WASM_TARGET,
+                        "--no-default-features",
+                        "--features",
+                        "hydrate",
+                        "--",
+                        "-D",
+                        "warnings",
+                    ])
+                    .current_dir(&root),
+            )
+        })?;
+    }
+
+    let mut built = None;
+    step("build", &mut || {
+        built = Some(site::build(&BuildArgs::default())?);
+        Ok(())
+    })?;
+    let built = built.expect("the build step sets it");
+
+    step("rust tests", &mut || {
+        tools::ensure_tools()?;
+        process::run(
+            Command::new(paths::cargo())
+                .args(["test", "--workspace"])
+                .env("SCALEBOARD_SERVER_BIN", &built.server)
+                .env("LEPTOS_SITE_ROOT", &built.site)
+                .current_dir(&root),
+        )
+    })?;
+
+    if !args.no_browser {
+        step("browser tests", &mut || browser_tests(&built))?;
+    }
+
+    eprintln!(
+        "━━ all checks passed in {:.0} s",
+        started.elapsed().as_secs_f64()
+    );
+    for (name, secs) in &steps {
+        eprintln!("   {name:<24} {secs:>6.1} s");
+    }
+    Ok(())
+}
+
+/// Playwright in Debian's Chromium against a real server on a real Azurite.
+fn browser_tests(built: &site::Built) -> Result<()> {
+    tools::ensure_chromium()?;
+    let end2end = paths::root().join("end2end");
+    tools::ensure_npm_packages(&end2end)?;
+    let addr = demo::free_addr()?;
+    let stack = demo::start_stack(&StackOptions {
+        server_bin: &built.server,
+        site: &built.site,
+        addr,
+        azurite_ports: Ports::ANY,
+        data_dir: None,
+        log_file: None,
+    })?;
+    let status = process::status(
+        Command::new("npx")
+            .args(["playwright", "test"])
+            .env("SCALEBOARD_BASE_URL", &stack.url)
+            .env(
+                "AZURE_STORAGE_CONNECTION_STRING",
+                stack.azurite.connection_string(),
+            )
+            .env("CHROMIUM_PATH", tools::CHROMIUM)
+            .current_dir(&end2end),
+    )?;
+    drop(stack);
+    if !status.success() {
+        bail!("Playwright tests failed ({status}); report in end2end/playwright-report");
+    }
+    Ok(())
+}
