@@ -6,5 +6,9 @@
 //!
 //! # Layout
 //! - [`live`]: the WebSocket feed of samples that drives the dashboard's charts.
+//! - [`work`]: the work queue's message and the input and output blobs of an item.
+//! - [`events`]: completion and failure events, in the Event Grid schema.
 
+pub mod events;
 pub mod live;
+pub mod work;

@@ -155,6 +155,10 @@ impl Storage {
         }
     }
 
+    pub(crate) fn service_error(&self, operation: String, source: azure_core::Error) -> Error {
+        self.queue_error(operation, source)
+    }
+
     fn queue_error(&self, operation: String, source: azure_core::Error) -> Error {
         Error::Service {
             operation,

@@ -12,11 +12,13 @@
 //!   or from separate settings (pure, unit-tested).
 //! - [`sas`]: account SAS tokens signed with the account key.
 //! - [`args`]: the command-line flags and environment variables for all of the above.
+//! - [`messages`]: queue messages: base64 bodies, receive, delete, extend visibility.
 //! - [`client`]: [`Storage`], the connected clients and the few operations both binaries need.
 
 pub mod account;
 pub mod args;
 pub mod client;
+pub mod messages;
 pub mod names;
 pub mod sas;
 

@@ -1,0 +1,105 @@
+//! What travels through the work queue and the blobs of each item.
+//!
+//! A run's item `i` is an input blob `input/{runId}/{i:06}.json` plus a message on queue
+//! `work-items`; a worker writes `output/{runId}/{i:06}.json`. Names are deterministic so that
+//! every write is idempotent: a redelivered message overwrites the same output with the same
+//! content.
+
+use serde::{Deserialize, Serialize};
+
+/// The message on queue `work-items` (JSON, base64-encoded in the queue as the Azure SDKs and
+/// KEDA expect).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkItem {
+    pub run_id: String,
+    pub item: u32,
+    /// Path of the input blob inside container `input`, e.g. `{runId}/000042.json`.
+    pub input_blob: String,
+}
+
+/// The content of an input blob, deterministic from the run id and the item number.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemInput {
+    pub run_id: String,
+    pub item: u32,
+    /// Seed of the computation.
+    pub seed: u64,
+    /// Rounds of SHA-256 to compute; 0 for throughput tests.
+    pub cost: u32,
+    /// When set, the computation fails with this reason: lets a demo show the poison path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fail: Option<String>,
+}
+
+/// The content of an output blob.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemOutput {
+    pub run_id: String,
+    pub item: u32,
+    /// The first 8 bytes of the final digest, big-endian: the item's checkable result.
+    pub value: u64,
+    /// The final digest, hex.
+    pub digest: String,
+    pub cost: u32,
+    /// Which worker computed it (pod name or local pod id).
+    pub worker: String,
+    pub started_ms: u64,
+    pub finished_ms: u64,
+    pub compute_ms: u32,
+}
+
+/// Path of item `item`'s blob inside its container: `{runId}/{item:06}.json`.
+pub fn item_blob(run_id: &str, item: u32) -> String {
+    format!("{run_id}/{item:06}.json")
+}
+
+/// Parses `{runId}/{item:06}.json` back into its parts.
+pub fn parse_item_blob(path: &str) -> Option<(&str, u32)> {
+    let (run_id, file) = path.rsplit_once('/')?;
+    let digits = file.strip_suffix(".json")?;
+    if run_id.is_empty() || digits.len() < 6 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((run_id, digits.parse().ok()?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn item_blob_names_round_trip() {
+        assert_eq!(item_blob("run-1", 42), "run-1/000042.json");
+        assert_eq!(parse_item_blob("run-1/000042.json"), Some(("run-1", 42)));
+        assert_eq!(
+            parse_item_blob("run-1/1234567.json"),
+            Some(("run-1", 1_234_567))
+        );
+        for bad in [
+            "000042.json",
+            "/000042.json",
+            "run/42.json",
+            "run/00004x.json",
+            "run/000042.txt",
+        ] {
+            assert_eq!(parse_item_blob(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn work_item_json_uses_camel_case() {
+        let json = serde_json::to_value(WorkItem {
+            run_id: "r".into(),
+            item: 3,
+            input_blob: "r/000003.json".into(),
+        })
+        .unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"runId": "r", "item": 3, "inputBlob": "r/000003.json"})
+        );
+    }
+}
