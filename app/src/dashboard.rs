@@ -173,6 +173,7 @@ mod tests {
                 seq: i as u64 + 1,
                 queue_length,
                 storage: StorageHealth::Ok,
+                ..Default::default()
             })
             .collect();
         let (chart, drawn) = queue_chart(&samples);

@@ -172,6 +172,7 @@ mod tests {
             seq,
             queue_length: Some(seq),
             storage: StorageHealth::Ok,
+            ..Default::default()
         }
     }
 

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 pub const LIVE_PATH: &str = "/ws/live";
 
 /// One observation of the system at an instant.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Sample {
     /// Milliseconds since the Unix epoch, taken by the server when the sample was made.
     pub t_ms: u64,
@@ -21,13 +21,88 @@ pub struct Sample {
     pub queue_length: Option<u64>,
     /// Whether storage answered this sample, and why not when it did not.
     pub storage: StorageHealth,
+    /// Pods and nodes as the cluster view sees them.
+    #[serde(default)]
+    pub cluster: ClusterSample,
+    /// Progress of the runs that are not finished, and of those finished in the last minutes.
+    #[serde(default)]
+    pub runs: Vec<RunProgress>,
+    /// Scaling decisions made since the previous sample, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<ScaleEvent>,
+}
+
+/// Where the pod and node counts come from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClusterSource {
+    /// No cluster view (counts are zero).
+    #[default]
+    None,
+    /// The in-process model of KEDA, the HPA and the cluster autoscaler.
+    Local,
+    /// A Kubernetes cluster watched through its API.
+    Kube,
+}
+
+/// Worker pods by phase and nodes by readiness, at one instant.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterSample {
+    pub source: ClusterSource,
+    /// Pods that no node can take yet (unschedulable).
+    pub pods_pending: u32,
+    /// Pods scheduled and starting (ContainerCreating, not ready).
+    pub pods_starting: u32,
+    /// Pods running and ready: these are working the queue.
+    pub pods_running: u32,
+    /// Pods shutting down (deletion requested).
+    pub pods_terminating: u32,
+    /// Pods failed or crash-looping, shown apart.
+    #[serde(default)]
+    pub pods_failed: u32,
+    pub nodes_ready: u32,
+    /// Nodes being provisioned or not ready.
+    pub nodes_provisioning: u32,
+    /// Replicas the autoscaler wants, when known.
+    #[serde(default)]
+    pub desired_replicas: Option<u32>,
+    /// The scaler's target queue length per replica, drawn as a reference line.
+    #[serde(default)]
+    pub target_queue_length: Option<u32>,
+    /// When the view could not be refreshed, why; counts are then the last known ones.
+    #[serde(default)]
+    pub stale: Option<String>,
+}
+
+/// A run's progress as the dashboard shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunProgress {
+    pub id: String,
+    /// Durable Functions' runtime status name (Pending, Running, Completed, …).
+    pub status: String,
+    pub total: u32,
+    pub scheduled: u32,
+    pub completed: u32,
+    pub failed: u32,
+    pub created_ms: u64,
+    pub updated_ms: u64,
+}
+
+/// A scaling decision and its reason, e.g. `scale 3 → 8: queue 40 / target 5 = 8`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScaleEvent {
+    pub t_ms: u64,
+    /// A short kind such as `scale_up`, `scale_down`, `node_added`, `activated`.
+    pub kind: String,
+    pub reason: String,
 }
 
 /// Storage reachability as seen by the sampler.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum StorageHealth {
     /// The last call succeeded.
+    #[default]
     Ok,
     /// The last call failed; `endpoint` names what was called so the page can say where.
     Unreachable { endpoint: String, error: String },
@@ -72,6 +147,9 @@ mod tests {
             seq,
             queue_length: Some(seq * 3),
             storage: StorageHealth::Ok,
+            cluster: ClusterSample::default(),
+            runs: Vec::new(),
+            events: Vec::new(),
         }
     }
 
@@ -96,6 +174,14 @@ mod tests {
         for frame in frames {
             assert_eq!(Frame::from_json(&frame.to_json()).unwrap(), frame);
         }
+    }
+
+    #[test]
+    fn samples_from_an_older_server_still_parse() {
+        let json = r#"{"t_ms":1,"seq":1,"queue_length":2,"storage":{"state":"ok"}}"#;
+        let sample: Sample = serde_json::from_str(json).unwrap();
+        assert_eq!(sample.cluster, ClusterSample::default());
+        assert!(sample.runs.is_empty());
     }
 
     #[test]

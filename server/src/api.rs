@@ -12,6 +12,7 @@ use serde_json::json;
 use storage::names;
 
 use crate::app::AppState;
+use crate::error::ApiError;
 use crate::live::{serve_client, Ended};
 
 /// How long a client may leave a frame unread before it is disconnected.
@@ -78,6 +79,40 @@ async fn client_session(state: AppState, socket: WebSocket) {
     if ended == Ended::TooSlow {
         tracing::info!("dropped a live client that stopped reading");
     }
+}
+
+/// `GET /api/cluster`: the cluster view in use, and for the local model its policy and its
+/// recent decisions.
+pub async fn cluster(State(state): State<AppState>) -> Json<serde_json::Value> {
+    match &state.local {
+        Some(local) => Json(json!({
+            "source": "local",
+            "profile": local.profile(),
+            "events": local.events(),
+        })),
+        None => Json(
+            json!({ "source": if state.hub.latest().is_some_and(|s| s.cluster.source == protocol::live::ClusterSource::Kube) { "kube" } else { "none" } }),
+        ),
+    }
+}
+
+/// `PUT /api/cluster/profile`: replaces the local model's policy, applied from its next step.
+pub async fn set_profile(
+    State(state): State<AppState>,
+    body: Result<Json<autoscale::Profile>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Some(local) = &state.local else {
+        return Err(ApiError {
+            status: StatusCode::CONFLICT,
+            message: "the policy can be edited only with the local cluster model (--cluster local); on Kubernetes, edit the ScaledObject".into(),
+        });
+    };
+    let Json(profile) =
+        body.map_err(|e| ApiError::bad_request(format!("not a policy: {}", e.body_text())))?;
+    local
+        .set_profile(profile)
+        .map_err(|e| ApiError::bad_request(format!("the policy is not valid: {e}")))?;
+    Ok(Json(json!({ "profile": local.profile() })))
 }
 
 /// The site icon, built in so that it needs no file on disk.

@@ -14,14 +14,20 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower_http::trace::TraceLayer;
 
-use crate::api;
+use crate::durable::ApiSettings;
 use crate::live::Hub;
+use crate::orchestrator::Engine;
+use crate::{api, durable};
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub storage: Storage,
     pub hub: Hub,
+    pub engine: Engine,
+    pub api: ApiSettings,
+    /// The local model, when it is the cluster view (its policy can be read and edited).
+    pub local: Option<crate::cluster::local::LocalCluster>,
     pub leptos: LeptosOptions,
     /// Cancelled when the server shuts down, so long-lived sockets close and graceful shutdown
     /// does not wait for them forever.
@@ -54,6 +60,9 @@ pub fn router(state: AppState) -> Router {
         .route(LIVE_PATH, get(api::live_socket))
         .route("/favicon.svg", get(api::favicon))
         .route("/favicon.ico", get(api::favicon))
+        .route("/api/cluster", get(api::cluster))
+        .route("/api/cluster/profile", axum::routing::put(api::set_profile))
+        .merge(durable::routes())
         .leptos_routes(&state, routes, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(TraceLayer::new_for_http())

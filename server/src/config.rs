@@ -37,9 +37,64 @@ pub struct Config {
     #[arg(long, env = "SCALEBOARD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
+    /// When set, starting, terminating, suspending, resuming, restarting, raising events and
+    /// purging need this key, as `code=<key>` in the query (as Azure Functions) or an
+    /// `Authorization: Bearer <key>` header. Reading status needs none.
+    #[arg(long, env = "SCALEBOARD_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+
+    /// Largest number of items one run may have.
+    #[arg(long, env = "SCALEBOARD_MAX_INPUT_COUNT", default_value_t = 100_000,
+          value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub max_input_count: u32,
+
+    /// Rounds of SHA-256 per item when a run names no `cost`.
+    #[arg(long, env = "SCALEBOARD_DEFAULT_COST", default_value_t = DEFAULT_COST)]
+    pub default_cost: u32,
+
+    /// Largest `cost` a run may ask for.
+    #[arg(long, env = "SCALEBOARD_MAX_COST", default_value_t = 100_000_000)]
+    pub max_cost: u32,
+
+    /// Items written to storage at the same time while a run fans out.
+    #[arg(long, env = "SCALEBOARD_FAN_OUT_CONCURRENCY", default_value_t = 32,
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub fan_out_concurrency: u32,
+
     #[command(flatten)]
     pub storage: StorageArgs,
+
+    #[command(flatten)]
+    pub cluster: crate::cluster::ClusterArgs,
+
+    #[command(flatten)]
+    pub policy: crate::cluster::policy::PolicyArgs,
+
+    #[command(subcommand)]
+    pub command: Option<Subcommand>,
 }
+
+/// Commands other than serving.
+#[derive(Clone, Debug, clap::Subcommand)]
+pub enum Subcommand {
+    /// Replay a queue-length trace through the scaling rules with a simulated clock and print
+    /// one CSV row per second (node-hours go to stderr). The trace is CSV `seconds,queue_length`;
+    /// each value holds until the next row.
+    Simulate(SimulateArgs),
+}
+
+#[derive(Clone, Debug, clap::Args)]
+pub struct SimulateArgs {
+    /// The trace: CSV with `seconds,queue_length` rows (a header line is optional).
+    #[arg(long)]
+    pub trace: PathBuf,
+
+    #[command(flatten)]
+    pub policy: crate::cluster::policy::PolicyArgs,
+}
+
+/// About one second of work per item on one core of a typical machine.
+pub const DEFAULT_COST: u32 = 1_000_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {

@@ -3,14 +3,23 @@
 //! # Layout
 //! - [`config`]: typed settings from flags and environment, read once in `main`.
 //! - [`live`]: the hub that owns the recent samples and fans them out to WebSocket clients.
+//! - [`cluster`]: where pod and node counts come from: the local model or a Kubernetes cluster.
 //! - [`sampler`]: measures the system once per interval and publishes a sample.
-//! - [`api`]: health and readiness endpoints, the live socket route, errors as JSON.
+//! - [`orchestrator`]: the durable fan-out/fan-in engine (driver and store around the pure
+//!   `orchestration` state machine).
+//! - [`durable`]: the Durable Functions-shaped HTTP API over the engine.
+//! - [`api`]: health and readiness endpoints and the live socket route.
+//! - [`error`]: errors as HTTP responses with a JSON body.
 //! - [`app`]: assembles the router (API + Leptos pages + static files) and serves it.
 
 pub mod api;
 pub mod app;
+pub mod cluster;
 pub mod config;
+pub mod durable;
+pub mod error;
 pub mod live;
+pub mod orchestrator;
 pub mod sampler;
 
 pub use app::{router, serve, AppState};

@@ -165,6 +165,7 @@ mod tests {
             seq,
             queue_length: Some(seq),
             storage: StorageHealth::Ok,
+            ..Default::default()
         }
     }
 

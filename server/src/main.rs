@@ -1,11 +1,16 @@
 //! `scaleboard`: reads its settings, wires the tasks, serves until Ctrl-C or SIGTERM.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
-use server::config::{Config, LogFormat};
+use server::cluster::local::LocalCluster;
+use server::cluster::{ClusterKind, ClusterView, NoCluster};
+use server::config::{Config, LogFormat, SimulateArgs, Subcommand};
+use server::durable::ApiSettings;
 use server::live::Hub;
+use server::orchestrator::{Engine, EngineConfig};
 use server::{app, sampler, AppState};
 use storage::Storage;
 use tokio_util::sync::CancellationToken;
@@ -14,6 +19,9 @@ use tracing_subscriber::EnvFilter;
 #[tokio::main]
 async fn main() -> ExitCode {
     let config = Config::parse();
+    if let Some(Subcommand::Simulate(args)) = &config.command {
+        return simulate(args);
+    }
     init_logging(config.log_format);
     match run(config).await {
         Ok(()) => ExitCode::SUCCESS,
@@ -47,9 +55,27 @@ async fn run(config: Config) -> anyhow::Result<()> {
         usize::try_from(config.history).unwrap_or(usize::MAX),
         config.sample_interval(),
     );
+    let engine = Engine::start(
+        storage.clone(),
+        EngineConfig {
+            fan_out_concurrency: config.fan_out_concurrency as usize,
+            max_input_count: config.max_input_count,
+            ..EngineConfig::default()
+        },
+        shutdown.clone(),
+    );
+    let (cluster, local) = cluster_view(&config, &storage, &shutdown).await?;
     let state = AppState {
         storage: storage.clone(),
         hub: hub.clone(),
+        engine,
+        local,
+        api: ApiSettings {
+            api_key: config.api_key.clone(),
+            max_input_count: config.max_input_count,
+            max_cost: config.max_cost,
+            default_cost: config.default_cost,
+        },
         leptos: app::leptos_options(&config.site_root, addr),
         shutdown: shutdown.clone(),
     };
@@ -63,6 +89,10 @@ async fn run(config: Config) -> anyhow::Result<()> {
     tokio::spawn(app::prepare_storage(storage.clone(), shutdown.clone()));
     tokio::spawn(sampler::run(
         storage.clone(),
+        sampler::Sources {
+            engine: state.engine.clone(),
+            cluster,
+        },
         hub,
         config.sample_interval(),
         shutdown.clone(),
@@ -78,6 +108,68 @@ async fn run(config: Config) -> anyhow::Result<()> {
         .context("serving HTTP")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The cluster view the settings ask for.
+async fn cluster_view(
+    config: &Config,
+    storage: &Storage,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<(Arc<dyn ClusterView>, Option<LocalCluster>)> {
+    Ok(match config.cluster.kind {
+        ClusterKind::Local => {
+            let profile = config
+                .policy
+                .profile()
+                .map_err(|e| anyhow::anyhow!("scaling policy: {e}"))?;
+            tracing::info!(profile = %profile.name, "local cluster model");
+            let local = LocalCluster::new(
+                storage.clone(),
+                profile,
+                worker::WorkerConfig::default(),
+                shutdown.clone(),
+            );
+            (Arc::new(local.clone()), Some(local))
+        }
+        ClusterKind::Kube => (kube_view(config, shutdown).await, None),
+        ClusterKind::None => (Arc::new(NoCluster), None),
+    })
+}
+
+/// The Kubernetes view, or, when it cannot be set up, a view that says why on every sample.
+async fn kube_view(config: &Config, _shutdown: &CancellationToken) -> Arc<dyn ClusterView> {
+    let reason = "the Kubernetes view is not available in this build".to_string();
+    tracing::error!("{reason}");
+    let _ = &config.cluster;
+    Arc::new(server::cluster::Unavailable {
+        source: protocol::live::ClusterSource::Kube,
+        reason,
+    })
+}
+
+/// `scaleboard simulate`: the trace through the rules, CSV on stdout.
+fn simulate(args: &SimulateArgs) -> ExitCode {
+    let run = || -> anyhow::Result<()> {
+        let profile = args
+            .policy
+            .profile()
+            .map_err(|e| anyhow::anyhow!("scaling policy: {e}"))?;
+        let text = std::fs::read_to_string(&args.trace)
+            .with_context(|| format!("reading {}", args.trace.display()))?;
+        let trace = autoscale::parse_trace_csv(&text)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", args.trace.display()))?;
+        let simulation = autoscale::simulate(profile, &trace);
+        print!("{}", simulation.to_csv());
+        eprintln!("node-hours: {:.3}", simulation.node_hours());
+        Ok(())
+    };
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("scaleboard simulate: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Cancels `shutdown` on Ctrl-C or SIGTERM (what Kubernetes sends).

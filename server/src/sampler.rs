@@ -11,10 +11,31 @@ use storage::{names, Storage};
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
+use crate::cluster::ClusterView;
 use crate::live::Hub;
+use crate::orchestrator::Engine;
+
+/// What the sampler reads besides storage.
+#[derive(Clone)]
+pub struct Sources {
+    pub engine: Engine,
+    pub cluster: std::sync::Arc<dyn ClusterView>,
+}
+
+impl std::fmt::Debug for Sources {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sources").finish_non_exhaustive()
+    }
+}
 
 /// Publishes a sample every `interval` until `shutdown`.
-pub async fn run(storage: Storage, hub: Hub, interval: Duration, shutdown: CancellationToken) {
+pub async fn run(
+    storage: Storage,
+    sources: Sources,
+    hub: Hub,
+    interval: Duration,
+    shutdown: CancellationToken,
+) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut seq = 0;
@@ -25,7 +46,11 @@ pub async fn run(storage: Storage, hub: Hub, interval: Duration, shutdown: Cance
             _ = ticker.tick() => {}
         }
         seq += 1;
-        let sample = measure(&storage, seq, interval).await;
+        let mut sample = measure(&storage, seq, interval).await;
+        let observed = sources.cluster.tick(sample.queue_length);
+        sample.cluster = observed.sample;
+        sample.events = observed.events;
+        sample.runs = sources.engine.progress().await;
         let ok = sample.storage.is_ok();
         if was_ok != Some(ok) {
             match &sample.storage {
@@ -83,6 +108,7 @@ pub async fn measure(storage: &Storage, seq: u64, interval: Duration) -> Sample 
         seq,
         queue_length,
         storage: health,
+        ..Default::default()
     }
 }
 

@@ -1,74 +1,24 @@
 //! The server end to end over real HTTP and WebSocket clients, against a real Azurite.
 
-use std::net::SocketAddr;
+mod support;
+
 use std::time::Duration;
 
 use azure_storage_queue::models::QueueMessage;
 use azurite::{Azurite, Options, Ports};
 use futures_util::StreamExt;
-use protocol::live::{Frame, Sample, StorageHealth, LIVE_PATH};
-use server::live::Hub;
-use server::{app, sampler, AppState};
-use storage::{names, Storage, StorageArgs};
-use tokio::task::JoinHandle;
+use protocol::live::{Frame, Sample, StorageHealth};
+use storage::names;
+use support::TestServer;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_util::sync::CancellationToken;
 
-/// A server on a free port, sampling every 200 ms, with storage on the given ports.
-struct TestServer {
-    addr: SocketAddr,
-    storage: Storage,
-    shutdown: CancellationToken,
-    serving: JoinHandle<std::io::Result<()>>,
-}
-
-impl TestServer {
-    async fn start(blob_port: u16, queue_port: u16) -> TestServer {
-        let account = StorageArgs::azurite(blob_port, queue_port)
-            .account()
-            .unwrap();
-        let storage = Storage::connect(&account).unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let interval = Duration::from_millis(200);
-        let hub = Hub::new(100, interval);
-        let shutdown = CancellationToken::new();
-        let state = AppState {
-            storage: storage.clone(),
-            hub: hub.clone(),
-            leptos: app::leptos_options(std::path::Path::new("target/site"), addr),
-            shutdown: shutdown.clone(),
-        };
-        tokio::spawn(app::prepare_storage(storage.clone(), shutdown.clone()));
-        tokio::spawn(sampler::run(
-            storage.clone(),
-            hub,
-            interval,
-            shutdown.clone(),
-        ));
-        let serving = tokio::spawn(server::serve(listener, state));
-        TestServer {
-            addr,
-            storage,
-            shutdown,
-            serving,
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    async fn live(
-        &self,
-    ) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>
-    {
-        let (socket, _) =
-            tokio_tungstenite::connect_async(format!("ws://{}{LIVE_PATH}", self.addr))
-                .await
-                .expect("connect to the live socket");
-        socket
-    }
+async fn live(
+    server: &TestServer,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    let (socket, _) = tokio_tungstenite::connect_async(server.live_url())
+        .await
+        .expect("connect to the live socket");
+    socket
 }
 
 async fn next_frame<S>(socket: &mut S) -> Frame
@@ -107,7 +57,7 @@ where
 async fn live_socket_streams_the_real_queue_length() {
     let azurite = Azurite::start(&Options::for_tests()).unwrap();
     let server = TestServer::start(azurite.ports().blob, azurite.ports().queue).await;
-    let mut socket = server.live().await;
+    let mut socket = live(&server).await;
 
     // First a snapshot, then samples with increasing sequence numbers.
     assert!(matches!(
@@ -179,7 +129,7 @@ async fn unreachable_storage_is_reported_and_recovers_without_a_restart() {
         200
     );
 
-    let mut socket = server.live().await;
+    let mut socket = live(&server).await;
     let down = sample_where(&mut socket, |s| !s.storage.is_ok()).await;
     assert_eq!(down.queue_length, None);
     assert!(
@@ -203,7 +153,7 @@ async fn unreachable_storage_is_reported_and_recovers_without_a_restart() {
 async fn shutdown_closes_live_sockets_and_stops_serving() {
     let azurite = Azurite::start(&Options::for_tests()).unwrap();
     let server = TestServer::start(azurite.ports().blob, azurite.ports().queue).await;
-    let mut socket = server.live().await;
+    let mut socket = live(&server).await;
     next_frame(&mut socket).await;
 
     server.shutdown.cancel();

@@ -17,6 +17,7 @@
 
 pub mod account;
 pub mod args;
+pub mod blobs;
 pub mod client;
 pub mod messages;
 pub mod names;

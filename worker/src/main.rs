@@ -1,1 +1,142 @@
-fn main() {}
+//! `scaleboard-worker`: reads its settings, works the queue until SIGTERM or Ctrl-C, exits 0.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, ValueEnum};
+use storage::{names, Storage, StorageArgs};
+use tokio_util::sync::CancellationToken;
+use tracing_subscriber::EnvFilter;
+use worker::{health, Progress, WorkerArgs};
+
+/// Scaleboard's queue worker.
+///
+/// Takes work items from the `work-items` queue of an Azure Storage account (Azurite on
+/// 127.0.0.1 unless told otherwise), computes each, writes its result to the `output` container
+/// and reports it on the `item-events` queue. Safe to run many of and to stop at any time: on
+/// SIGTERM it finishes or hands back the item in hand, then exits 0.
+#[derive(Debug, Parser)]
+#[command(name = "scaleboard-worker", version)]
+struct Cli {
+    #[command(flatten)]
+    worker: WorkerArgs,
+
+    /// Address for the `/healthz` endpoint of the kubelet's probes, e.g. 0.0.0.0:8080. None
+    /// without it.
+    #[arg(long, env = "SCALEBOARD_WORKER_HEALTH_ADDR")]
+    health_addr: Option<SocketAddr>,
+
+    /// Log format: `text` for a terminal, `json` for a log collector. Levels with RUST_LOG.
+    #[arg(long, env = "SCALEBOARD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+
+    #[command(flatten)]
+    storage: StorageArgs,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("scaleboard-worker: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = cli.worker.config();
+    config.validate()?;
+    let account = cli
+        .storage
+        .account()
+        .context("storage settings are not usable")?;
+    let storage = Storage::connect(&account).context("cannot set up storage clients")?;
+
+    let shutdown = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    let progress = Arc::new(Progress::default());
+
+    // The health endpoint outlives the worker loops so that it can answer "stopping" during
+    // the grace period.
+    let health_done = CancellationToken::new();
+    let health = match cli.health_addr {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} for /healthz"))?;
+            let router =
+                health::router(config.worker_id.clone(), progress.clone(), shutdown.clone());
+            tracing::info!(
+                "health endpoint on http://{}/healthz",
+                listener.local_addr()?
+            );
+            Some(tokio::spawn(health::serve(
+                listener,
+                router,
+                health_done.clone(),
+            )))
+        }
+        None => None,
+    };
+
+    tracing::info!(
+        worker = %config.worker_id,
+        queue = names::WORK_QUEUE,
+        storage = storage.queue_endpoint(),
+        emit_events = config.emit_events,
+        "working the queue"
+    );
+    let result = worker::run_with(storage, config, progress, shutdown).await;
+    health_done.cancel();
+    if let Some(health) = health {
+        health
+            .await
+            .context("the health endpoint stopped unexpectedly")?
+            .context("serving /healthz")?;
+    }
+    result?;
+    Ok(())
+}
+
+/// Cancels `shutdown` on Ctrl-C or SIGTERM (what Kubernetes sends when KEDA scales in).
+async fn cancel_on_signal(shutdown: CancellationToken) {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(e) => {
+            tracing::warn!("cannot listen for SIGTERM: {e}");
+            let _ = ctrl_c.await;
+            shutdown.cancel();
+            return;
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term.recv() => {},
+    }
+    tracing::info!("shutting down: finishing or releasing the items in hand");
+    shutdown.cancel();
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,azure_core=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

@@ -1,0 +1,179 @@
+//! The local cluster model with real worker loops on a real Azurite: a run in the demo profile
+//! scales pods and nodes up and back down, as the dashboard shows it.
+
+mod support;
+
+use std::time::Duration;
+
+use azurite::{Azurite, Options};
+use futures_util::StreamExt;
+use protocol::live::{Frame, Sample};
+use serde_json::Value;
+use support::{Settings, TestServer};
+use tokio_tungstenite::tungstenite::Message;
+
+#[tokio::test]
+async fn a_demo_run_scales_up_adds_a_node_completes_and_scales_back_down() {
+    let azurite = Azurite::start(&Options::for_tests()).unwrap();
+    let profile = autoscale::Profile::demo();
+    let min_nodes = profile.node_pool.min_nodes;
+    let settings = Settings {
+        cluster: Some(profile),
+        ..Settings::default()
+    };
+    let server = TestServer::with(azurite.ports().blob, azurite.ports().queue, settings).await;
+    let (mut socket, _) = tokio_tungstenite::connect_async(server.live_url())
+        .await
+        .unwrap();
+
+    // About 50 ms of real SHA-256 work per item.
+    let response = reqwest::Client::new()
+        .post(server.url("/api/orchestrators/ComputeOrchestrator?inputCount=200&cost=150000"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let id = response.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let mut max_running = 0;
+    let mut max_nodes = 0;
+    let mut completed_at = None;
+    let mut kinds = std::collections::BTreeSet::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(240);
+    let last: Sample = loop {
+        let message = tokio::time::timeout_at(deadline, socket.next())
+            .await
+            .expect("the cluster scaled back down within 4 minutes")
+            .unwrap()
+            .unwrap();
+        let Message::Text(text) = message else {
+            continue;
+        };
+        let samples = match Frame::from_json(&text).unwrap() {
+            Frame::Snapshot { samples, .. } => samples,
+            Frame::Sample { sample } => vec![sample],
+        };
+        let Some(sample) = samples.last().cloned() else {
+            continue;
+        };
+        for s in &samples {
+            max_running = max_running.max(s.cluster.pods_running);
+            max_nodes = max_nodes.max(s.cluster.nodes_ready);
+            kinds.extend(s.events.iter().map(|e| e.kind.clone()));
+        }
+        let run = sample.runs.iter().find(|r| r.id == id);
+        if completed_at.is_none() && run.is_some_and(|r| r.status == "Completed") {
+            completed_at = Some(sample.seq);
+        }
+        let cluster = &sample.cluster;
+        let idle = cluster.pods_running
+            + cluster.pods_pending
+            + cluster.pods_starting
+            + cluster.pods_terminating
+            == 0;
+        if completed_at.is_some()
+            && idle
+            && cluster.nodes_ready == min_nodes
+            && cluster.nodes_provisioning == 0
+        {
+            break sample;
+        }
+    };
+    assert!(
+        max_running > 1,
+        "pods never rose above 1 (max {max_running})"
+    );
+    assert!(max_nodes > min_nodes, "no node was added (max {max_nodes})");
+    assert!(kinds.contains("scale_up"), "{kinds:?}");
+    assert!(kinds.contains("node_added"), "{kinds:?}");
+    assert_eq!(last.cluster.desired_replicas, Some(0));
+    let run = last.runs.iter().find(|r| r.id == id).unwrap();
+    assert_eq!((run.completed, run.failed), (200, 0));
+
+    // The model's decisions and its policy are on the API too.
+    let cluster: Value = reqwest::get(server.url("/api/cluster"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(cluster["source"], "local");
+    assert!(cluster["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["reason"].as_str().unwrap().contains("→")));
+}
+
+#[tokio::test]
+async fn the_policy_can_be_read_and_edited_live_and_bad_edits_are_refused() {
+    let azurite = Azurite::start(&Options::for_tests()).unwrap();
+    let settings = Settings {
+        cluster: Some(autoscale::Profile::demo()),
+        ..Settings::default()
+    };
+    let server = TestServer::with(azurite.ports().blob, azurite.ports().queue, settings).await;
+    let client = reqwest::Client::new();
+    let cluster: Value = client
+        .get(server.url("/api/cluster"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut profile = cluster["profile"].clone();
+    profile["scaled_object"]["max_replicas"] = 3.into();
+    let saved = client
+        .put(server.url("/api/cluster/profile"))
+        .json(&profile)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), 200);
+    let cluster: Value = client
+        .get(server.url("/api/cluster"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(cluster["profile"]["scaled_object"]["max_replicas"], 3);
+
+    profile["scaled_object"]["min_replicas"] = 9.into();
+    let refused = client
+        .put(server.url("/api/cluster/profile"))
+        .json(&profile)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    let body: Value = refused.json().await.unwrap();
+    assert!(
+        body["error"].as_str().unwrap().contains("not valid"),
+        "{body}"
+    );
+    let garbage = client
+        .put(server.url("/api/cluster/profile"))
+        .header("content-type", "application/json")
+        .body("{\"nope\": 1}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(garbage.status(), 400);
+    // Nothing changed by the refused edits.
+    let cluster: Value = client
+        .get(server.url("/api/cluster"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(cluster["profile"]["scaled_object"]["max_replicas"], 3);
+    assert_ne!(cluster["profile"]["scaled_object"]["min_replicas"], 9);
+}

@@ -1,0 +1,270 @@
+//! A real server on a free port, against a real Azurite, for the integration tests.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use protocol::events::{
+    output_subject, BlobCreatedData, EventGridEvent, ResultExtension, BLOB_CREATED,
+};
+use protocol::live::LIVE_PATH;
+use protocol::work::{item_blob, ItemInput, ItemOutput, WorkItem};
+use std::sync::Arc;
+
+use server::cluster::local::LocalCluster;
+use server::cluster::{ClusterView, NoCluster};
+use server::durable::ApiSettings;
+use server::live::Hub;
+use server::orchestrator::{Engine, EngineConfig};
+use server::{app, sampler, AppState};
+use storage::{names, Storage, StorageArgs};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub storage: Storage,
+    pub shutdown: CancellationToken,
+    pub serving: JoinHandle<std::io::Result<()>>,
+}
+
+pub struct Settings {
+    pub api_key: Option<String>,
+    pub engine: EngineConfig,
+    pub max_input_count: u32,
+    /// Run the local cluster model with this profile (and real worker loops); none when `None`.
+    pub cluster: Option<autoscale::Profile>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            api_key: None,
+            engine: EngineConfig::default(),
+            max_input_count: 100_000,
+            cluster: None,
+        }
+    }
+}
+
+pub fn storage_for(blob_port: u16, queue_port: u16) -> Storage {
+    let account = StorageArgs::azurite(blob_port, queue_port)
+        .account()
+        .unwrap();
+    Storage::connect(&account).unwrap()
+}
+
+impl TestServer {
+    pub async fn start(blob_port: u16, queue_port: u16) -> TestServer {
+        Self::with(blob_port, queue_port, Settings::default()).await
+    }
+
+    /// A server sampling every 200 ms.
+    pub async fn with(blob_port: u16, queue_port: u16, settings: Settings) -> TestServer {
+        let storage = storage_for(blob_port, queue_port);
+        storage.ensure_resources().await.ok();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let interval = Duration::from_millis(200);
+        let hub = Hub::new(100, interval);
+        let shutdown = CancellationToken::new();
+        let engine = Engine::start(storage.clone(), settings.engine, shutdown.clone());
+        let local = settings.cluster.map(|profile| {
+            let worker = worker::WorkerConfig {
+                min_idle: Duration::from_millis(20),
+                max_idle: Duration::from_millis(200),
+                ..worker::WorkerConfig::default()
+            };
+            LocalCluster::new(storage.clone(), profile, worker, shutdown.clone())
+        });
+        let cluster: Arc<dyn ClusterView> = match &local {
+            Some(local) => Arc::new(local.clone()),
+            None => Arc::new(NoCluster),
+        };
+        let sources = sampler::Sources {
+            engine: engine.clone(),
+            cluster,
+        };
+        let state = AppState {
+            storage: storage.clone(),
+            hub: hub.clone(),
+            engine,
+            local,
+            api: ApiSettings {
+                api_key: settings.api_key,
+                max_input_count: settings.max_input_count,
+                max_cost: 1_000_000,
+                default_cost: 0,
+            },
+            leptos: app::leptos_options(std::path::Path::new("target/site"), addr),
+            shutdown: shutdown.clone(),
+        };
+        tokio::spawn(app::prepare_storage(storage.clone(), shutdown.clone()));
+        tokio::spawn(sampler::run(
+            storage.clone(),
+            sources,
+            hub,
+            interval,
+            shutdown.clone(),
+        ));
+        let serving = tokio::spawn(server::serve(listener, state));
+        TestServer {
+            addr,
+            storage,
+            shutdown,
+            serving,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn live_url(&self) -> String {
+        format!("ws://{}{LIVE_PATH}", self.addr)
+    }
+
+    /// Stops the server and waits until it has stopped.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        tokio::time::timeout(Duration::from_secs(15), self.serving)
+            .await
+            .expect("the server stops")
+            .unwrap()
+            .unwrap();
+    }
+}
+
+/// Polls `check` until it returns `Some`, failing the test after `limit`.
+pub async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The value a worker would compute for an input; any deterministic function of the input will
+/// do for the engine's tests.
+pub fn fake_value(input: &ItemInput) -> u64 {
+    input.seed.rotate_left(7) ^ u64::from(input.item)
+}
+
+/// A minimal worker for the engine's tests: takes up to `limit` messages, writes the output and
+/// the completion event, deletes the message. Returns how many items it did.
+pub async fn work(storage: &Storage, limit: usize) -> usize {
+    let mut done = 0;
+    while done < limit {
+        let batch = (limit - done).min(32) as u8;
+        let messages = storage
+            .receive(names::WORK_QUEUE, batch, Duration::from_secs(30))
+            .await
+            .unwrap();
+        if messages.is_empty() {
+            break;
+        }
+        for message in messages {
+            let item: WorkItem = serde_json::from_str(&message.text).unwrap();
+            let input_bytes = storage
+                .container(names::INPUT_CONTAINER)
+                .blob_client(&item.input_blob)
+                .download(None)
+                .await
+                .unwrap()
+                .body
+                .collect()
+                .await
+                .unwrap();
+            let input: ItemInput = serde_json::from_slice(&input_bytes).unwrap();
+            let value = fake_value(&input);
+            let output = ItemOutput {
+                run_id: item.run_id.clone(),
+                item: item.item,
+                value,
+                digest: format!("{value:016x}"),
+                cost: input.cost,
+                worker: "test".into(),
+                started_ms: 0,
+                finished_ms: 1,
+                compute_ms: 1,
+            };
+            storage
+                .container(names::OUTPUT_CONTAINER)
+                .blob_client(&item_blob(&item.run_id, item.item))
+                .upload(
+                    azure_core::http::RequestContent::from(serde_json::to_vec(&output).unwrap()),
+                    None,
+                )
+                .await
+                .unwrap();
+            send_completion(storage, &item.run_id, item.item, Some(value)).await;
+            storage.delete(names::WORK_QUEUE, &message).await.unwrap();
+            done += 1;
+        }
+    }
+    done
+}
+
+/// A BlobCreated event for an item's output, with the result extension when `value` is given
+/// (as the worker sends it) or without (as Event Grid sends it).
+pub fn completion_event(run_id: &str, item: u32, value: Option<u64>) -> EventGridEvent {
+    EventGridEvent {
+        id: format!("{run_id}-{item}-{}", rand::random::<u32>()),
+        topic: None,
+        subject: output_subject(run_id, item),
+        event_type: BLOB_CREATED.into(),
+        event_time: "2026-11-26T18:00:00Z".into(),
+        data: serde_json::to_value(BlobCreatedData {
+            api: "PutBlob".into(),
+            e_tag: None,
+            content_type: "application/json".into(),
+            content_length: 100,
+            blob_type: "BlockBlob".into(),
+            url: format!("http://127.0.0.1/output/{}", item_blob(run_id, item)),
+            sequencer: String::new(),
+            scaleboard: value.map(|value| ResultExtension {
+                value,
+                compute_ms: 1,
+            }),
+        })
+        .unwrap(),
+        data_version: String::new(),
+        metadata_version: Some("1".into()),
+    }
+}
+
+pub async fn send_completion(storage: &Storage, run_id: &str, item: u32, value: Option<u64>) {
+    let event = completion_event(run_id, item, value);
+    storage
+        .send(names::EVENTS_QUEUE, &serde_json::to_string(&event).unwrap())
+        .await
+        .unwrap();
+}
+
+/// Names of the blobs of a run in a container.
+pub async fn blobs_of_run(storage: &Storage, container: &str, run_id: &str) -> Vec<String> {
+    use futures_util::TryStreamExt;
+    let options = azure_storage_blob::models::BlobContainerClientListBlobsOptions {
+        prefix: Some(format!("{run_id}/")),
+        ..Default::default()
+    };
+    let items: Vec<_> = storage
+        .container(container)
+        .list_blobs(Some(options))
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    items.into_iter().filter_map(|i| i.name).collect()
+}

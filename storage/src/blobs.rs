@@ -1,0 +1,105 @@
+//! Small blobs read and written whole: item inputs and outputs.
+//!
+//! Every item blob is a few hundred bytes of JSON, so each operation is one request with the
+//! whole content in memory. Absence is an answer, not an error: a download of a missing blob is
+//! `None` and deleting one already gone succeeds, because with at-least-once delivery another
+//! worker may have got there first.
+
+use azure_core::http::{RequestContent, StatusCode};
+use azure_storage_blob::models::{BlobClientUploadOptions, BlobContainerClientListBlobsOptions};
+use futures_util::TryStreamExt;
+
+use crate::{Error, Result, Storage};
+
+impl Storage {
+    /// Writes `bytes` to `container/path`, replacing any blob already there, and returns the new
+    /// ETag when the service sent one.
+    pub async fn upload_blob(
+        &self,
+        container: &str,
+        path: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> Result<Option<String>> {
+        let options = BlobClientUploadOptions {
+            blob_content_type: Some(content_type.to_string()),
+            ..Default::default()
+        };
+        let result = self
+            .container(container)
+            .blob_client(path)
+            .upload(RequestContent::from(bytes), Some(options))
+            .await
+            .map_err(|e| self.blob_error(format!("writing blob `{container}/{path}`"), e))?;
+        Ok(result.etag.map(|etag| etag.to_string()))
+    }
+
+    /// The content of `container/path`, or `None` when the blob (or its container) does not
+    /// exist.
+    pub async fn download_blob(&self, container: &str, path: &str) -> Result<Option<Vec<u8>>> {
+        let operation = || format!("reading blob `{container}/{path}`");
+        let response = match self
+            .container(container)
+            .blob_client(path)
+            .download(None)
+            .await
+        {
+            Ok(response) => response,
+            Err(e) if e.http_status() == Some(StatusCode::NotFound) => return Ok(None),
+            Err(e) => return Err(self.blob_error(operation(), e)),
+        };
+        let bytes = response
+            .body
+            .collect()
+            .await
+            .map_err(|e| self.blob_error(operation(), e))?;
+        Ok(Some(bytes.to_vec()))
+    }
+
+    /// Deletes `container/path`; a blob already gone is not an error.
+    pub async fn delete_blob(&self, container: &str, path: &str) -> Result<()> {
+        match self
+            .container(container)
+            .blob_client(path)
+            .delete(None)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.http_status() == Some(StatusCode::NotFound) => Ok(()),
+            Err(e) => Err(self.blob_error(format!("deleting blob `{container}/{path}`"), e)),
+        }
+    }
+
+    /// Names of the blobs in `container` that start with `prefix`, in name order.
+    pub async fn list_blob_names(&self, container: &str, prefix: &str) -> Result<Vec<String>> {
+        let operation = || format!("listing blobs `{container}/{prefix}*`");
+        let options = BlobContainerClientListBlobsOptions {
+            prefix: Some(prefix.to_string()),
+            ..Default::default()
+        };
+        let items: Vec<_> = self
+            .container(container)
+            .list_blobs(Some(options))
+            .map_err(|e| self.blob_error(operation(), e))?
+            .try_collect()
+            .await
+            .map_err(|e| self.blob_error(operation(), e))?;
+        Ok(items.into_iter().filter_map(|item| item.name).collect())
+    }
+
+    /// The URL of `container/path` without any credential in it: what a BlobCreated event
+    /// carries, safe to log and to send to a queue.
+    pub fn blob_url(&self, container: &str, path: &str) -> String {
+        let mut url = self.container(container).blob_client(path).url().clone();
+        url.set_query(None);
+        url.to_string()
+    }
+
+    fn blob_error(&self, operation: String, source: azure_core::Error) -> Error {
+        Error::Service {
+            operation,
+            endpoint: self.blob_endpoint().to_string(),
+            source: Box::new(source),
+        }
+    }
+}
