@@ -93,8 +93,8 @@ pub struct SimulateArgs {
     pub policy: crate::cluster::policy::PolicyArgs,
 }
 
-/// About one second of work per item on one core of a typical machine.
-pub const DEFAULT_COST: u32 = 1_000_000;
+/// About one second of work per item on one core (measured by the worker crate).
+pub const DEFAULT_COST: u32 = worker::DEFAULT_COST;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {

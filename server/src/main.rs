@@ -136,15 +136,26 @@ async fn cluster_view(
     })
 }
 
-/// The Kubernetes view, or, when it cannot be set up, a view that says why on every sample.
-async fn kube_view(config: &Config, _shutdown: &CancellationToken) -> Arc<dyn ClusterView> {
-    let reason = "the Kubernetes view is not available in this build".to_string();
-    tracing::error!("{reason}");
-    let _ = &config.cluster;
-    Arc::new(server::cluster::Unavailable {
-        source: protocol::live::ClusterSource::Kube,
-        reason,
-    })
+/// The Kubernetes view, or, when it cannot be set up, a view that says why on every sample so
+/// the rest of the dashboard keeps working.
+async fn kube_view(config: &Config, shutdown: &CancellationToken) -> Arc<dyn ClusterView> {
+    match server::cluster::kube::KubeView::start(&config.cluster, shutdown.clone()).await {
+        Ok(view) => {
+            tracing::info!(
+                namespace = view.namespace(),
+                "watching the Kubernetes cluster"
+            );
+            Arc::new(view)
+        }
+        Err(e) => {
+            let reason = e.to_string();
+            tracing::error!("{reason}");
+            Arc::new(server::cluster::Unavailable {
+                source: protocol::live::ClusterSource::Kube,
+                reason,
+            })
+        }
+    }
 }
 
 /// `scaleboard simulate`: the trace through the rules, CSV on stdout.

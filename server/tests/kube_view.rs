@@ -594,9 +594,7 @@ async fn a_reset_watch_lists_again_and_says_so_meanwhile() {
     // What happens while the view is not watching must show once it is back.
     api.apply(pod("running", "worker-b"));
     until(&view, &mut events, "the interruption to show", |s, _| {
-        s.stale
-            .as_deref()
-            .is_some_and(|why| why.starts_with("pods: watch interrupted"))
+        s.stale.as_deref() == Some("pods: watch interrupted: connection reset by peer")
     })
     .await;
     let sample = until(&view, &mut events, "the pods to be listed again", |s, _| {

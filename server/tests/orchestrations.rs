@@ -240,6 +240,35 @@ async fn terminate_mid_run_then_purge() {
     assert_eq!(code, StatusCode::OK);
     assert_eq!(stopped["runtimeStatus"], "Terminated");
     assert_eq!(stopped["terminateReason"], "enough");
+    assert!(
+        stopped.get("historyEvents").is_none(),
+        "history only when asked"
+    );
+    let history: Value = client()
+        .get(server.url(&format!(
+            "/runtime/webhooks/durabletask/instances/{id}?showHistory=true"
+        )))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let events = history["historyEvents"].as_array().unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| e.to_string().contains("TerminateRequested")),
+        "{events:?}"
+    );
+    let bad = client()
+        .get(server.url(&format!(
+            "/runtime/webhooks/durabletask/instances/{id}?showHistory=maybe"
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
 
     // A finished run takes no more lifecycle calls or events, and later completions change
     // nothing.

@@ -5,11 +5,13 @@
 //! program measures, on one private Azurite in one run:
 //! 1. the computation's rounds per second (what [`worker::DEFAULT_COST`] is derived from);
 //! 2. the raw SDK rate: `receive(32)` + `delete` per message, one consumer, on a queue pre-filled
-//!    with `BENCH_ITEMS` messages (default 2,000);
-//! 3. the worker's rate with cost 0 for 1, 4 and 16 concurrent workers on as many items,
-//!    each item being a receive, two blob reads/writes, an event, and two deletes;
+//!    with `BENCH_ITEMS` messages (default 2,000); and the same with `receive(1)`, the floor of
+//!    a consumer that takes one message at a time, as each worker does;
+//! 3. the worker's rate with cost 0 for 1, 4 and 16 concurrent workers on as many items, each
+//!    item being six calls: receive, read the input, write the output, post the event, delete
+//!    the message, delete the input;
 //!
-//! and prints items per second and the ratio to the raw rate.
+//! and prints items per second and the ratio to the raw `receive(32)` rate.
 //!
 //! `cargo bench -p worker --bench throughput` (release); `… -- compute` measures only the
 //! computation, which `cargo test -p worker --bench throughput -- compute` does in the dev
@@ -53,8 +55,13 @@ async fn main() -> anyhow::Result<()> {
     let storage = Storage::connect(&StorageArgs::azurite(ports.blob, ports.queue).account()?)?;
     storage.ensure_resources().await?;
 
-    let raw = raw_rate(&storage, items).await?;
+    let raw = raw_rate(&storage, items, 32).await?;
     println!("raw SDK receive(32)+delete, 1 consumer, {items} messages: {raw:.0} msg/s");
+    let single = raw_rate(&storage, items, 1).await?;
+    println!(
+        "raw SDK receive(1)+delete,  1 consumer, {items} messages: {single:.0} msg/s = {:.2} × raw",
+        single / raw
+    );
 
     for workers in [1, 4, 16] {
         let rate = worker_rate(&storage, items, workers).await?;
@@ -94,7 +101,7 @@ fn rounds_per_second() -> f64 {
     rounds as f64 / started.elapsed().as_secs_f64()
 }
 
-async fn raw_rate(storage: &Storage, count: usize) -> anyhow::Result<f64> {
+async fn raw_rate(storage: &Storage, count: usize, batch: u8) -> anyhow::Result<f64> {
     fill(storage, count, |storage, i| async move {
         storage.send(WORK_QUEUE, &format!("raw message {i}")).await
     })
@@ -103,7 +110,7 @@ async fn raw_rate(storage: &Storage, count: usize) -> anyhow::Result<f64> {
     let mut done = 0;
     while done < count {
         let messages = storage
-            .receive(WORK_QUEUE, 32, Duration::from_secs(60))
+            .receive(WORK_QUEUE, batch, Duration::from_secs(60))
             .await?;
         anyhow::ensure!(
             !messages.is_empty(),

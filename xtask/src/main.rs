@@ -12,8 +12,10 @@
 //! - `site`: builds the server and the wasm site (wasm-bindgen, wasm-opt, CSS).
 //! - `demo`: Azurite + server until Ctrl-C.
 //! - `test`: format, lints, Rust tests, browser tests.
+//! - `bench`: the benchmarks, with figures saved to `<target>/bench/report.txt`.
 //! - `process`: child processes that are stopped on Ctrl-C and never orphaned.
 
+mod bench;
 mod demo;
 mod paths;
 mod process;
@@ -40,6 +42,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Run every check: formatting, clippy, Rust unit and integration tests, browser tests.
     Test(test::TestArgs),
+    /// Run the benchmarks (release builds, private Azurite) and save the figures.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -48,6 +52,7 @@ fn main() -> ExitCode {
         Command::Build(args) => site::build(&args).map(|_| ()),
         Command::Demo(args) => demo::run(&args),
         Command::Test(args) => test::run(&args),
+        Command::Bench(args) => bench::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -159,7 +159,7 @@ mod tests {
 
     #[test]
     fn bad_values_are_explained() {
-        let err = parse(&["--polling-interval", "-1"]).profile().unwrap_err();
+        let err = parse(&["--polling-interval=-1"]).profile().unwrap_err();
         assert!(err.contains("--polling-interval"), "{err}");
         let err = parse(&["--min-replicas", "9", "--max-replicas", "3"])
             .profile()

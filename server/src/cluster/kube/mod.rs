@@ -54,6 +54,21 @@ pub enum KubeError {
     Client(#[source] kube::Error),
 }
 
+/// Everything the view reads, as RBAC names it: API group, resource, and whether it is
+/// cluster-wide (nodes) rather than in the view's namespace. The server's Role and ClusterRole
+/// under `deploy/` grant exactly these, with [`VERBS`], and nothing more.
+pub const READS: [(&str, &str, bool); 5] = [
+    ("", "pods", false),
+    ("", "nodes", true),
+    ("autoscaling", "horizontalpodautoscalers", false),
+    ("keda.sh", "scaledobjects", false),
+    ("", "events", false),
+];
+
+/// The verbs a reflector needs (`list`, `watch`), and `get` for a person checking by hand with
+/// `kubectl auth can-i` or `kubectl get` as the server's service account.
+pub const VERBS: [&str; 3] = ["get", "list", "watch"];
+
 /// The ScaledObject's API, which k8s-openapi does not cover.
 pub fn scaled_object_resource() -> ApiResource {
     ApiResource {
@@ -319,5 +334,29 @@ fn slim_node(node: &mut Node) {
     node.metadata.annotations = None;
     if let Some(status) = node.status.as_mut() {
         status.images = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::Resource;
+
+    fn read<K: Resource>(cluster_wide: bool) -> (&'static str, &'static str, bool) {
+        (K::GROUP, K::URL_PATH_SEGMENT, cluster_wide)
+    }
+
+    #[test]
+    fn reads_are_the_resources_the_watchers_use() {
+        let resource = scaled_object_resource();
+        let scaled_object = (resource.group.as_str(), resource.plural.as_str(), false);
+        let used = [
+            read::<Pod>(false),
+            read::<Node>(true),
+            read::<HorizontalPodAutoscaler>(false),
+            scaled_object,
+            read::<Event>(false),
+        ];
+        assert_eq!(READS, used);
     }
 }

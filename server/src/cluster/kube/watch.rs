@@ -72,7 +72,7 @@ enum Health {
     Failing(String),
 }
 
-/// What the watcher tasks share with [`tick`](super::KubeView): health per resource and the
+/// What the watcher tasks share with `KubeView::tick`: health per resource and the
 /// scaling events not yet handed out. Held behind a `std` mutex for a few instructions at a time.
 #[derive(Debug)]
 pub struct Shared {
@@ -347,13 +347,27 @@ pub fn describe(error: &watcher::Error, scope: &str, watched: Watched) -> Option
     };
     match client_error {
         kube::Error::Api(status) => describe_status(status, scope, watched),
-        kube::Error::ReadEvents(_) => Some(format!("watch interrupted: {}", chain(client_error))),
-        kube::Error::SerdeError(_) => Some(format!("unreadable answer: {}", chain(client_error))),
+        kube::Error::ReadEvents(_) => {
+            Some(format!("watch interrupted: {}", root_cause(client_error)))
+        }
+        kube::Error::SerdeError(_) => {
+            Some(format!("unreadable answer: {}", root_cause(client_error)))
+        }
         _ => Some(format!(
             "cannot reach the API server: {}",
-            chain(client_error)
+            root_cause(client_error)
         )),
     }
+}
+
+/// The innermost cause, which names the actual problem (`Connection refused`) without the
+/// layers of wrapping around it; the log keeps the whole chain.
+fn root_cause(error: &dyn std::error::Error) -> String {
+    let mut cause = error;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    cause.to_string()
 }
 
 fn describe_status(status: &kube::core::Status, scope: &str, watched: Watched) -> Option<String> {

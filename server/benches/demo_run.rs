@@ -1,0 +1,129 @@
+//! One demo-profile run of 500 items on the local cluster model, recorded as a CSV of the
+//! replica, pod and node series (`<target>/bench/demo-run.csv`), with the time from the first
+//! message to the first Running pod. Run with `cargo xtask bench`.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use azurite::{Azurite, Options};
+use server::cluster::local::LocalCluster;
+use server::cluster::ClusterView;
+use server::orchestrator::{Engine, EngineConfig, RunInput};
+use storage::{names, Storage, StorageArgs};
+use tokio_util::sync::CancellationToken;
+
+#[tokio::main]
+async fn main() {
+    let items: u32 = std::env::var("SCALEBOARD_BENCH_ITEMS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(500);
+    let azurite = Azurite::start(&Options::for_tests()).expect("start Azurite");
+    let account = StorageArgs::azurite(azurite.ports().blob, azurite.ports().queue)
+        .account()
+        .unwrap();
+    let storage = Storage::connect(&account).unwrap();
+    storage.ensure_resources().await.unwrap();
+    let shutdown = CancellationToken::new();
+    let engine = Engine::start(storage.clone(), EngineConfig::default(), shutdown.clone());
+    let profile = autoscale::Profile::demo();
+    let min_nodes = profile.node_pool.min_nodes;
+    let cluster = LocalCluster::new(
+        storage.clone(),
+        profile,
+        worker::WorkerConfig::default(),
+        shutdown.clone(),
+    );
+    let cluster: Arc<dyn ClusterView> = Arc::new(cluster);
+
+    let doc = engine
+        .start_run(
+            "ComputeOrchestrator",
+            RunInput {
+                input_count: items,
+                cost: worker::DEFAULT_COST,
+                fail_every: 0,
+            },
+        )
+        .await
+        .unwrap();
+    let id = doc.state.id().clone();
+    let started = Instant::now();
+    let mut csv = String::from("seconds,queue_length,desired_replicas,pods_pending,pods_starting,pods_running,pods_terminating,nodes_ready,nodes_provisioning,completed\n");
+    let mut first_message = None;
+    let mut first_running = None;
+    let mut completed_at = None;
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        ticker.tick().await;
+        let t = started.elapsed().as_secs_f64();
+        let queue = storage.queue_length(names::WORK_QUEUE).await.ok();
+        let observed = cluster.tick(queue);
+        let c = observed.sample;
+        let progress = engine.get(&id).await.unwrap().state.progress();
+        if first_message.is_none() && queue.unwrap_or(0) > 0 {
+            first_message = Some(t);
+        }
+        if first_running.is_none() && c.pods_running > 0 {
+            first_running = Some(t);
+        }
+        if completed_at.is_none() && progress.completed == items {
+            completed_at = Some(t);
+        }
+        let _ = writeln!(
+            csv,
+            "{t:.0},{},{},{},{},{},{},{},{},{}",
+            queue.unwrap_or(0),
+            c.desired_replicas.unwrap_or(0),
+            c.pods_pending,
+            c.pods_starting,
+            c.pods_running,
+            c.pods_terminating,
+            c.nodes_ready,
+            c.nodes_provisioning,
+            progress.completed
+        );
+        let idle = c.pods_running + c.pods_pending + c.pods_starting + c.pods_terminating == 0;
+        if completed_at.is_some() && idle && c.nodes_ready == min_nodes && c.nodes_provisioning == 0
+        {
+            break;
+        }
+        assert!(
+            t < 900.0,
+            "the run did not finish and scale down within 15 minutes"
+        );
+    }
+    shutdown.cancel();
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("../bench");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("demo-run.csv");
+    std::fs::write(&path, &csv).unwrap();
+    let peak = |column: usize| {
+        csv.lines()
+            .skip(1)
+            .filter_map(|l| l.split(',').nth(column)?.parse::<u32>().ok())
+            .max()
+            .unwrap_or_default()
+    };
+    println!(
+        "demo-profile run of {items} items (cost {} rounds/item)",
+        worker::DEFAULT_COST
+    );
+    println!(
+        "  first message → first Running pod: {:.0} s",
+        first_running.unwrap_or_default() - first_message.unwrap_or_default()
+    );
+    println!(
+        "  run completed after {:.0} s; back to 0 pods and {min_nodes} node(s) after {:.0} s",
+        completed_at.unwrap_or_default(),
+        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "  peak desired replicas {}, running pods {}, ready nodes {}",
+        peak(2),
+        peak(5),
+        peak(7)
+    );
+    println!("  series: {}", path.display());
+}

@@ -1,0 +1,183 @@
+//! Fan-out and fan-in rates of the engine against the raw SDK on the same Azurite, in the same
+//! run (Azurite is the ceiling locally, so only ratios carry over to other machines).
+//!
+//! Run with `cargo xtask bench` (or `cargo bench -p server --bench engine`). Prints:
+//! - raw send rate (32 concurrent sends) and the fan-out rate of a 10,000-item run (input blob
+//!   + message per item, 32 at a time, persisted per batch), and their ratio;
+//! - raw receive(32)+delete rate and the engine's fan-in rate (receive, apply, persist once per
+//!   batch, delete) of 10,000 completion events, and their ratio.
+
+use std::time::{Duration, Instant};
+
+use azurite::{Azurite, Options};
+use futures_util::{stream, StreamExt};
+use orchestration::RunId;
+use protocol::events::{
+    output_subject, BlobCreatedData, EventGridEvent, ResultExtension, BLOB_CREATED,
+};
+use server::orchestrator::{Engine, EngineConfig, RunInput};
+use storage::{names, Storage, StorageArgs};
+use tokio_util::sync::CancellationToken;
+
+const ITEMS: u32 = 10_000;
+const CONCURRENCY: usize = 32;
+
+#[tokio::main]
+async fn main() {
+    let items: u32 = std::env::var("SCALEBOARD_BENCH_ITEMS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(ITEMS);
+    let azurite = Azurite::start(&Options::for_tests()).expect("start Azurite");
+    let account = StorageArgs::azurite(azurite.ports().blob, azurite.ports().queue)
+        .account()
+        .unwrap();
+    let storage = Storage::connect(&account).unwrap();
+    storage.ensure_resources().await.unwrap();
+    let raw_queue = "bench-raw";
+    storage
+        .queue(raw_queue)
+        .unwrap()
+        .create(None)
+        .await
+        .unwrap();
+
+    // Raw send.
+    let started = Instant::now();
+    stream::iter(0..items)
+        .for_each_concurrent(CONCURRENCY, |i| {
+            let storage = &storage;
+            async move {
+                storage
+                    .send(raw_queue, &format!("{{\"item\":{i}}}"))
+                    .await
+                    .unwrap();
+            }
+        })
+        .await;
+    let raw_send = rate(items, started.elapsed());
+
+    // Raw receive + delete, the shape the fan-in uses: batches of 32, 16 deletes at a time.
+    let started = Instant::now();
+    let mut taken = 0;
+    while taken < items {
+        let batch = storage
+            .receive(raw_queue, 32, Duration::from_secs(60))
+            .await
+            .unwrap();
+        taken += batch.len() as u32;
+        stream::iter(batch)
+            .for_each_concurrent(16, |m| {
+                let storage = &storage;
+                async move { storage.delete(raw_queue, &m).await.unwrap() }
+            })
+            .await;
+    }
+    let raw_receive = rate(items, started.elapsed());
+
+    // Fan-out of a run.
+    let shutdown = CancellationToken::new();
+    let engine = Engine::start(storage.clone(), EngineConfig::default(), shutdown.clone());
+    let started = Instant::now();
+    let doc = engine
+        .start_run(
+            "ComputeOrchestrator",
+            RunInput {
+                input_count: items,
+                cost: 0,
+                fail_every: 0,
+            },
+        )
+        .await
+        .unwrap();
+    let id = doc.state.id().clone();
+    wait_for(&engine, &id, |p| p.scheduled == items).await;
+    let fan_out = rate(items, started.elapsed());
+
+    // Fan-in: completion events for every item, as the workers would send them.
+    storage
+        .queue(names::WORK_QUEUE)
+        .unwrap()
+        .clear(None)
+        .await
+        .unwrap();
+    shutdown.cancel();
+    let started_fill = Instant::now();
+    stream::iter(0..items)
+        .for_each_concurrent(CONCURRENCY, |item| {
+            let storage = &storage;
+            let id = id.as_str();
+            async move {
+                let event = completion(id, item);
+                storage
+                    .send(names::EVENTS_QUEUE, &serde_json::to_string(&event).unwrap())
+                    .await
+                    .unwrap();
+            }
+        })
+        .await;
+    let fill = started_fill.elapsed();
+    let shutdown = CancellationToken::new();
+    let started = Instant::now();
+    let engine = Engine::start(storage.clone(), EngineConfig::default(), shutdown.clone());
+    wait_for(&engine, &id, |p| p.completed == items).await;
+    let fan_in = rate(items, started.elapsed());
+    shutdown.cancel();
+
+    println!("engine benchmark, {items} items, Azurite on loopback");
+    println!("  raw SDK send ({CONCURRENCY} concurrent)        {raw_send:>8.0} msg/s");
+    println!(
+        "  fan-out (blob + message per item)      {fan_out:>8.0} items/s   ratio {:.2}",
+        fan_out / raw_send
+    );
+    println!("  raw SDK receive(32) + delete           {raw_receive:>8.0} msg/s");
+    println!(
+        "  fan-in (receive, apply, persist, delete) {fan_in:>6.0} events/s  ratio {:.2}",
+        fan_in / raw_receive
+    );
+    println!(
+        "  (filling the events queue took {:.1} s)",
+        fill.as_secs_f64()
+    );
+}
+
+fn rate(n: u32, elapsed: Duration) -> f64 {
+    f64::from(n) / elapsed.as_secs_f64()
+}
+
+async fn wait_for(engine: &Engine, id: &RunId, done: impl Fn(orchestration::Progress) -> bool) {
+    loop {
+        if let Ok(doc) = engine.get(id).await {
+            if done(doc.state.progress()) {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn completion(run_id: &str, item: u32) -> EventGridEvent {
+    EventGridEvent {
+        id: format!("{run_id}-{item}"),
+        topic: None,
+        subject: output_subject(run_id, item),
+        event_type: BLOB_CREATED.into(),
+        event_time: "2026-11-26T18:00:00Z".into(),
+        data: serde_json::to_value(BlobCreatedData {
+            api: "PutBlob".into(),
+            e_tag: None,
+            content_type: "application/json".into(),
+            content_length: 200,
+            blob_type: "BlockBlob".into(),
+            url: String::new(),
+            sequencer: String::new(),
+            scaleboard: Some(ResultExtension {
+                value: u64::from(item),
+                compute_ms: 1,
+            }),
+        })
+        .unwrap(),
+        data_version: String::new(),
+        metadata_version: Some("1".into()),
+    }
+}

@@ -1,0 +1,146 @@
+//! The live feed under load: 1,000 concurrent WebSocket clients at 4 samples a second.
+//!
+//! Starts Azurite and the real server binary (local cluster model, 250 ms samples), connects
+//! the clients with tokio-tungstenite, and measures for each sample frame the lag from its
+//! creation (`t_ms`, stamped by the server) to its arrival; then reads the server's peak RSS
+//! (VmHWM) from /proc. Run with `cargo xtask bench` or `cargo bench -p server --bench
+//! live_fanout`; `SCALEBOARD_BENCH_CLIENTS` and `SCALEBOARD_BENCH_SECONDS` change the load.
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use azurite::{Azurite, Options};
+use futures_util::StreamExt;
+use protocol::live::Frame;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
+}
+
+#[tokio::main]
+async fn main() {
+    let clients = env_or("SCALEBOARD_BENCH_CLIENTS", 1000) as usize;
+    let seconds = env_or("SCALEBOARD_BENCH_SECONDS", 30);
+    let azurite = Azurite::start(&Options::for_tests()).expect("start Azurite");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = Command::new(env!("CARGO_BIN_EXE_scaleboard"))
+        .env("SCALEBOARD_ADDR", format!("127.0.0.1:{port}"))
+        .env(
+            "SCALEBOARD_AZURITE_BLOB",
+            format!("127.0.0.1:{}", azurite.ports().blob),
+        )
+        .env(
+            "SCALEBOARD_AZURITE_QUEUE",
+            format!("127.0.0.1:{}", azurite.ports().queue),
+        )
+        .env("SCALEBOARD_SAMPLE_INTERVAL_MS", "250")
+        .env("RUST_LOG", "warn")
+        .env_remove("AZURE_STORAGE_CONNECTION_STRING")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start the server");
+    let url = format!("ws://127.0.0.1:{port}/ws/live");
+    // Wait for the server to listen.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while tokio_tungstenite::connect_async(&url).await.is_err() {
+        assert!(Instant::now() < deadline, "the server did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let (lag_tx, mut lag_rx) = mpsc::unbounded_channel::<u64>();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let connect_started = Instant::now();
+    let mut tasks = Vec::with_capacity(clients);
+    for _ in 0..clients {
+        let (mut socket, _) = tokio_tungstenite::connect_async(&url)
+            .await
+            .expect("connect");
+        let lag_tx = lag_tx.clone();
+        let stop = stop.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let message = tokio::select! {
+                    _ = stop.cancelled() => return,
+                    message = socket.next() => message,
+                };
+                let Some(Ok(Message::Text(text))) = message else {
+                    return;
+                };
+                if let Ok(Frame::Sample { sample }) = Frame::from_json(&text) {
+                    let _ = lag_tx.send(now_ms().saturating_sub(sample.t_ms));
+                }
+            }
+        }));
+    }
+    let connect_time = connect_started.elapsed();
+    // Measure over a steady window, after every client is connected.
+    let mut lags = Vec::new();
+    while lag_rx.try_recv().is_ok() {}
+    let window = Instant::now();
+    while window.elapsed() < Duration::from_secs(seconds) {
+        if let Ok(Some(lag)) = tokio::time::timeout(Duration::from_millis(500), lag_rx.recv()).await
+        {
+            lags.push(lag);
+        }
+    }
+    let peak_rss_kib = std::fs::read_to_string(format!("/proc/{}/status", server.id()))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| {
+                    l.split_whitespace()
+                        .nth(1)
+                        .and_then(|v| v.parse::<u64>().ok())
+                })
+        })
+        .unwrap_or_default();
+    stop.cancel();
+    for task in tasks {
+        let _ = task.await;
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+
+    lags.sort_unstable();
+    let pct = |p: f64| {
+        lags.get(((lags.len() as f64 - 1.0) * p) as usize)
+            .copied()
+            .unwrap_or_default()
+    };
+    let expected = clients as u64 * seconds * 4;
+    println!("live feed benchmark: {clients} clients, 4 samples/s, {seconds} s");
+    println!(
+        "  connected all clients in {:.1} s",
+        connect_time.as_secs_f64()
+    );
+    println!(
+        "  frames delivered {} of ~{expected} expected ({:.1} %)",
+        lags.len(),
+        100.0 * lags.len() as f64 / expected as f64
+    );
+    println!(
+        "  delivery lag p50 {} ms, p99 {} ms, max {} ms",
+        pct(0.5),
+        pct(0.99),
+        lags.last().copied().unwrap_or_default()
+    );
+    println!("  server peak RSS {:.1} MiB", peak_rss_kib as f64 / 1024.0);
+}

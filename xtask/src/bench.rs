@@ -1,0 +1,85 @@
+//! `cargo xtask bench`: every benchmark, release builds, figures printed and saved.
+//!
+//! Storage benchmarks run against a private Azurite and report ratios to the raw SDK rate
+//! measured in the same run, since Azurite (one Node.js process) is the ceiling on any machine.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use anyhow::{bail, Context, Result};
+
+use crate::{paths, process, tools};
+
+#[derive(Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Run only the benchmarks whose name contains this (apply, engine, live_fanout, demo_run,
+    /// throughput).
+    #[arg(long)]
+    pub only: Option<String>,
+}
+
+/// (package, bench target, what it measures)
+const BENCHES: [(&str, &str, &str); 5] = [
+    (
+        "orchestration",
+        "apply",
+        "state machine apply rate (criterion)",
+    ),
+    ("server", "engine", "fan-out / fan-in vs raw SDK"),
+    (
+        "worker",
+        "throughput",
+        "worker items/s vs raw SDK, 1/4/16 consumers",
+    ),
+    (
+        "server",
+        "live_fanout",
+        "1,000 WebSocket clients at 4 samples/s",
+    ),
+    (
+        "server",
+        "demo_run",
+        "demo-profile run of 500 items: replica and node series",
+    ),
+];
+
+pub fn run(args: &BenchArgs) -> Result<()> {
+    tools::ensure_tools()?;
+    let target = paths::target_dir()?;
+    let report_path = target.join("bench").join("report.txt");
+    std::fs::create_dir_all(report_path.parent().expect("has a parent"))?;
+    let mut report = String::new();
+    for (package, bench, what) in BENCHES {
+        if args
+            .only
+            .as_deref()
+            .is_some_and(|only| !bench.contains(only))
+        {
+            continue;
+        }
+        eprintln!("━━ {bench}: {what}");
+        let mut command = Command::new(paths::cargo());
+        command
+            .args(["bench", "--package", package, "--bench", bench])
+            .current_dir(paths::root())
+            .stdout(Stdio::piped());
+        if bench == "apply" {
+            command.args(["--", "--noplot"]);
+        }
+        eprintln!("» {}", process::describe(&command));
+        let output = command
+            .spawn()
+            .and_then(|child| child.wait_with_output())
+            .with_context(|| format!("running benchmark {bench}"))?;
+        let text = String::from_utf8_lossy(&output.stdout);
+        std::io::stdout().write_all(text.as_bytes())?;
+        if !output.status.success() {
+            bail!("benchmark {bench} failed ({})", output.status);
+        }
+        report.push_str(&format!("## {bench}: {what}\n{text}\n"));
+    }
+    std::fs::write(&report_path, report)
+        .with_context(|| format!("writing {}", report_path.display()))?;
+    eprintln!("━━ report saved to {}", report_path.display());
+    Ok(())
+}
