@@ -2,18 +2,31 @@
 //!
 //! The same components render on the server (feature `ssr`) and hydrate in the browser
 //! (feature `hydrate`, compiled to wasm). Everything that touches the browser — the WebSocket,
-//! the canvas — sits behind `#[cfg(feature = "hydrate")]`, so the server build carries none of
-//! it and the first paint comes from plain HTML.
+//! the canvas, `fetch`, `localStorage` — sits behind `#[cfg(feature = "hydrate")]`, so the
+//! server build carries none of it and the first paint comes from plain HTML.
 //!
 //! # Layout
-//! - [`shell`]: the HTML document around the app.
-//! - [`dashboard`]: the page: value tiles, the connection badge, the queue chart.
+//! - [`shell`]: the HTML document and the app's routes.
+//! - [`pages`]: the dashboard (`/`) and a run's page (`/runs/{id}`).
+//! - [`components`]: tiles, charts, the start form, runs table, timeline, settings, exports,
+//!   the top bar.
+//! - [`model`]: pure logic apart from rendering — samples → charts (shared with the server's
+//!   exports), throughput, runs, timeline, input checks, formatting.
 //! - [`live`]: the live feed's client state and, in the browser, the socket that fills it.
+//! - [`prefs`], [`cluster`]: the presenter's choices; what `/api/cluster` says.
+//! - [`http`]: calls to the server's API.
 
-pub mod dashboard;
+pub mod cluster;
+pub mod components;
+pub mod http;
 pub mod live;
+pub mod model;
+pub mod pages;
+pub mod prefs;
 pub mod shell;
 
+/// The chart drawing crate, for the server's exports.
+pub use charts;
 pub use shell::{shell, App};
 
 /// Browser entry point, called by the generated JavaScript once the wasm module is loaded.

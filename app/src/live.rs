@@ -5,7 +5,7 @@
 //! receives a fresh snapshot of the server's history, so the charts have no gap.
 
 use leptos::prelude::*;
-use protocol::live::{Frame, Sample};
+use protocol::live::{Frame, RunProgress, Sample};
 
 /// Samples kept in the page: one hour at one sample a second.
 pub const MAX_SAMPLES: usize = 3600;
@@ -35,16 +35,25 @@ impl Connection {
 #[derive(Clone, Copy, Debug)]
 pub struct LiveState {
     pub samples: RwSignal<Vec<Sample>>,
+    /// The newest sample; changes once per sample, so views of the current values need not
+    /// re-read the history.
+    pub latest: Memo<Option<Sample>>,
     pub connection: RwSignal<Connection>,
     pub interval_ms: RwSignal<u64>,
+    /// Runs started from this page, shown from the moment the server accepted them until the
+    /// feed lists them.
+    pub started: RwSignal<Vec<RunProgress>>,
 }
 
 impl LiveState {
     pub fn new() -> Self {
+        let samples = RwSignal::new(Vec::<Sample>::new());
         LiveState {
-            samples: RwSignal::new(Vec::new()),
+            samples,
+            latest: Memo::new(move |_| samples.with(|s| s.last().cloned())),
             connection: RwSignal::new(Connection::Connecting),
             interval_ms: RwSignal::new(1000),
+            started: RwSignal::new(Vec::new()),
         }
     }
 
@@ -62,9 +71,9 @@ impl LiveState {
         }
     }
 
-    /// The newest sample, if any.
-    pub fn latest(&self) -> Option<Sample> {
-        self.samples.with(|s| s.last().cloned())
+    /// Whether the numbers on screen are current: the socket is open.
+    pub fn is_live(&self) -> bool {
+        self.connection.get() == Connection::Live
     }
 }
 

@@ -3,17 +3,25 @@ use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
 
-use crate::dashboard::Dashboard;
+use crate::cluster::ClusterInfo;
+use crate::components::header::TopBar;
+use crate::live::LiveState;
+use crate::pages::dashboard::Dashboard;
+use crate::pages::run::RunPage;
+use crate::prefs::{Prefs, HEAD_SCRIPT};
 
 /// The HTML document the server sends; the app hydrates inside its `<body>`.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
         <!DOCTYPE html>
-        <html lang="en">
+        <html lang="en" data-theme="dark" data-presenter="off">
             <head>
                 <meta charset="utf-8" />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="dark light" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
+                // Applies the stored theme before the first paint (see `prefs`).
+                <script inner_html=HEAD_SCRIPT></script>
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
                 <MetaTags />
@@ -25,17 +33,42 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// The application: one route for now, the dashboard.
+/// The application: the live feed, the presenter's preferences and the cluster description
+/// are shared by both pages, so moving between them keeps the history and the socket.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    let live = LiveState::new();
+    let prefs = Prefs::new();
+    let cluster = ClusterInfo::new();
+    provide_context(live);
+    provide_context(prefs);
+    provide_context(cluster);
+    // Effects run only in the browser, once the page is hydrated; this one runs once.
+    Effect::new(move |_| {
+        untrack(|| {
+            prefs.load();
+            cluster.refresh();
+            #[cfg(feature = "hydrate")]
+            {
+                crate::live::connect(live);
+                let resized = window_event_listener(leptos::ev::resize, move |_| {
+                    prefs.resized.try_update(|n| *n = n.wrapping_add(1));
+                });
+                on_cleanup(move || resized.remove());
+            }
+        })
+    });
+
     view! {
         <Stylesheet id="leptos" href="/pkg/scaleboard.css" />
         <Title text="Scaleboard" />
         <Router>
+            <TopBar />
             <main>
                 <Routes fallback=|| view! { <p class="not-found">"Page not found."</p> }>
                     <Route path=path!("/") view=Dashboard />
+                    <Route path=path!("/runs/:id") view=RunPage />
                 </Routes>
             </main>
         </Router>

@@ -17,7 +17,7 @@ use tower_http::trace::TraceLayer;
 use crate::durable::ApiSettings;
 use crate::live::Hub;
 use crate::orchestrator::Engine;
-use crate::{api, durable};
+use crate::{api, durable, export};
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -63,6 +63,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/cluster", get(api::cluster))
         .route("/api/cluster/profile", axum::routing::put(api::set_profile))
         .merge(durable::routes())
+        .merge(export::routes())
         .leptos_routes(&state, routes, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(TraceLayer::new_for_http())

@@ -96,13 +96,17 @@ async fn start(
             },
         )
         .await?;
-    let id = doc.state.id().as_str();
-    let uris = management_uris(&base_url(&headers), id, settings.api_key.as_deref());
+    Ok(started(&headers, &doc, settings.api_key.as_deref()))
+}
+
+/// 202 for a new run: `Location` is its status URI, the body its management URIs.
+fn started(headers: &HeaderMap, doc: &RunDocument, api_key: Option<&str>) -> Response {
+    let uris = management_uris(&base_url(headers), doc.state.id().as_str(), api_key);
     let location = uris["statusQueryGetUri"]
         .as_str()
         .unwrap_or_default()
         .to_string();
-    Ok(accepted(&location, Json(uris)))
+    accepted(&location, Json(uris))
 }
 
 /// `GET …/instances/{id}[?showHistory=true]`: 202 while running, 200 when finished.
@@ -319,16 +323,7 @@ async fn restart(
     let id = parse_id(&id)?;
     let old = state.engine.get(&id).await?;
     let doc = state.engine.start_run(ORCHESTRATOR, old.input).await?;
-    let uris = management_uris(
-        &base_url(&headers),
-        doc.state.id().as_str(),
-        state.api.api_key.as_deref(),
-    );
-    let location = uris["statusQueryGetUri"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    Ok(accepted(&location, Json(uris)))
+    Ok(started(&headers, &doc, state.api.api_key.as_deref()))
 }
 
 /// `DELETE …/{id}`: purges a finished run and its blobs; 412 while it is not finished.

@@ -8,6 +8,7 @@
 //! - [`orchestrator`]: the durable fan-out/fan-in engine (driver and store around the pure
 //!   `orchestration` state machine).
 //! - [`durable`]: the Durable Functions-shaped HTTP API over the engine.
+//! - [`export`]: the charts as SVG/PNG and the samples as CSV/JSON, for a time range or a run.
 //! - [`api`]: health and readiness endpoints and the live socket route.
 //! - [`error`]: errors as HTTP responses with a JSON body.
 //! - [`app`]: assembles the router (API + Leptos pages + static files) and serves it.
@@ -18,6 +19,7 @@ pub mod cluster;
 pub mod config;
 pub mod durable;
 pub mod error;
+pub mod export;
 pub mod live;
 pub mod orchestrator;
 pub mod sampler;

@@ -68,6 +68,11 @@ impl Hub {
         (frame, rx)
     }
 
+    /// Every sample kept, oldest first (for exports).
+    pub fn history(&self) -> Vec<Sample> {
+        self.lock().iter().cloned().collect()
+    }
+
     /// The newest sample, if any.
     pub fn latest(&self) -> Option<Sample> {
         self.lock().back().cloned()

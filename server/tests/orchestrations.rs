@@ -280,6 +280,21 @@ async fn terminate_mid_run_then_purge() {
     let (_, after) = status(&server, &id).await;
     assert_eq!(progress(&after, "completed"), 5);
 
+    // Restart: a new run with the same input.
+    let restarted = client()
+        .post(body["restartPostUri"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(restarted.status(), StatusCode::ACCEPTED);
+    let new_id = restarted.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(new_id, id);
+    let (_, new_run) = status(&server, &new_id).await;
+    assert_eq!(new_run["input"], stopped["input"]);
+
     let purged = client().delete(purge_uri).send().await.unwrap();
     assert_eq!(purged.status(), StatusCode::OK);
     assert_eq!(purged.json::<Value>().await.unwrap()["instancesDeleted"], 1);

@@ -3,9 +3,10 @@
 //! The order of the steps is what makes a worker safe to kill at any point: the output is
 //! written, then the event posted, and only then is the message deleted, so a worker that dies
 //! in between leaves a message that reappears and is done again, overwriting the same output
-//! with the same content. The input blob goes last; a message whose input is gone but whose
-//! output exists was finished by a worker that died after deleting nothing but the input, and is
-//! completed without computing.
+//! with the same content. The input blob goes last. A message whose input is gone but whose
+//! output exists is a second delivery of an item already finished (a duplicate message, or a
+//! lease that expired while its worker was finishing): it is completed again without computing,
+//! its event posted once more in case that is what was lost.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -221,7 +222,8 @@ async fn attempt(
 }
 
 /// Completes an item whose output already exists: posts its event again (the one posted before
-/// may be what was lost) and deletes the message and the input. `None` when there is no output.
+/// may be what was lost; with events left to Event Grid, its event came with the blob) and
+/// deletes the message and the input. `None` when there is no output.
 async fn recover(
     ctx: &Context,
     lease: &Lease,
@@ -247,7 +249,7 @@ async fn recover(
         etag: None,
     };
     finish(ctx, lease, work, label, &blob, &output).await?;
-    tracing::info!(item = %label, "already done by an earlier worker: event posted again, message deleted");
+    tracing::info!(item = %label, "already done by an earlier worker: completed without computing");
     Ok(Some(Outcome::Recovered))
 }
 

@@ -27,7 +27,7 @@
 //! - [`consumer`]: [`run`], the receive loops and their idle backoff.
 //! - `item`: one message from receipt to deletion, in the order that keeps it safe.
 //! - `lease`: a message in hand: kept hidden while the work lasts, then deleted or released.
-//! - [`compute`]: the pure computation and [`DEFAULT_COST`].
+//! - [`compute`](mod@compute): the pure computation and [`DEFAULT_COST`].
 //! - [`poison`]: the poison queue's records and the failure path.
 //! - [`event`]: the Event Grid events the worker posts.
 //! - [`retry`]: which storage failures pass, and retrying them.

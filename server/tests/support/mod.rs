@@ -63,7 +63,14 @@ impl TestServer {
     /// A server sampling every 200 ms.
     pub async fn with(blob_port: u16, queue_port: u16, settings: Settings) -> TestServer {
         let storage = storage_for(blob_port, queue_port);
-        storage.ensure_resources().await.ok();
+        // Bounded: with storage down on purpose, the SDK would retry for over a minute.
+        let _ = storage
+            .within(
+                Duration::from_secs(5),
+                "creating resources",
+                storage.ensure_resources(),
+            )
+            .await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let interval = Duration::from_millis(200);

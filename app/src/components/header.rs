@@ -1,0 +1,171 @@
+//! The top bar — name, cluster view, chart window, presenter mode, theme, connection — and the
+//! banners that say when what is on screen is not current.
+
+use leptos::prelude::*;
+use protocol::live::{ClusterSource, StorageHealth};
+
+use crate::cluster::ClusterInfo;
+use crate::live::{Connection, LiveState};
+use crate::prefs::{Prefs, WINDOWS};
+
+#[component]
+pub fn TopBar() -> impl IntoView {
+    let live = expect_context::<LiveState>();
+    let prefs = expect_context::<Prefs>();
+    let cluster = expect_context::<ClusterInfo>();
+    let source = move || {
+        let source = live
+            .latest
+            .with(|s| s.as_ref().map(|s| s.cluster.source))
+            .unwrap_or_default();
+        let view = match source {
+            ClusterSource::Local => "local KEDA model",
+            ClusterSource::Kube => "AKS cluster",
+            ClusterSource::None => "no cluster view",
+        };
+        match cluster.profile_name() {
+            Some(profile) if source == ClusterSource::Local => {
+                format!("{view} · {profile} profile")
+            }
+            _ => view.to_string(),
+        }
+    };
+
+    view! {
+        <header class="topbar">
+            <a class="brand" href="/" aria-label="Scaleboard dashboard">
+                <img src="/favicon.svg" alt="" width="30" height="30" />
+                <span class="brand-name">"Scaleboard"</span>
+            </a>
+            <span class="context" data-testid="cluster-source">
+                {source}
+            </span>
+            <div class="controls">
+                <WindowPicker />
+                <button
+                    type="button"
+                    class="toggle"
+                    data-testid="presenter-toggle"
+                    aria-pressed=move || prefs.presenter.get().to_string()
+                    title="Larger type and higher contrast for a projector"
+                    on:click=move |_| prefs.set_presenter(!prefs.presenter.get_untracked())
+                >
+                    "Presenter"
+                </button>
+                <button
+                    type="button"
+                    class="toggle"
+                    data-testid="theme-toggle"
+                    aria-label=move || {
+                        if prefs.dark.get() { "Switch to the light theme" } else { "Switch to the dark theme" }
+                    }
+                    on:click=move |_| prefs.set_dark(!prefs.dark.get_untracked())
+                >
+                    {move || if prefs.dark.get() { "Light" } else { "Dark" }}
+                </button>
+                <ConnectionBadge />
+            </div>
+        </header>
+    }
+    .into_any()
+}
+
+/// 1, 5, 15 or 60 minutes of history in the charts.
+#[component]
+fn WindowPicker() -> impl IntoView {
+    let prefs = expect_context::<Prefs>();
+    view! {
+        <div class="segmented" role="group" aria-label="Chart time window">
+            {WINDOWS
+                .into_iter()
+                .map(|minutes| {
+                    view! {
+                        <button
+                            type="button"
+                            data-testid=format!("window-{minutes}")
+                            aria-pressed=move || (prefs.window_mins.get() == minutes).to_string()
+                            aria-label=format!("Show the last {minutes} minute{}", if minutes > 1 { "s" } else { "" })
+                            on:click=move |_| prefs.set_window(minutes)
+                        >
+                            {format!("{minutes} min")}
+                        </button>
+                    }
+                })
+                .collect_view()}
+        </div>
+    }
+    .into_any()
+}
+
+/// Live, reconnecting, or storage unreachable: shown at all times so the presenter knows
+/// whether the numbers on screen are current.
+#[component]
+pub fn ConnectionBadge() -> impl IntoView {
+    let live = expect_context::<LiveState>();
+    let state = move || {
+        let connection = live.connection.get();
+        let storage = live.latest.with(|s| s.as_ref().map(|s| s.storage.clone()));
+        match (connection, storage) {
+            (Connection::Live, Some(StorageHealth::Unreachable { endpoint, .. })) => (
+                "storage-unreachable",
+                format!("storage unreachable: {endpoint}"),
+            ),
+            (connection, _) => (connection.as_str(), connection.as_str().to_string()),
+        }
+    };
+    view! {
+        <span
+            class="badge"
+            data-testid="connection"
+            data-state=move || state().0
+            role="status"
+            aria-live="polite"
+        >
+            {move || state().1}
+        </span>
+    }
+    .into_any()
+}
+
+/// Says why numbers are not current: storage unreadable, or the cluster view stale.
+#[component]
+pub fn Banners() -> impl IntoView {
+    let live = expect_context::<LiveState>();
+    let storage = move || {
+        live.latest.with(|s| match s.as_ref().map(|s| &s.storage) {
+            Some(StorageHealth::Unreachable { endpoint, error }) => {
+                Some(format!("Storage at {endpoint} does not answer: {error}. The queue length is unknown until it does."))
+            }
+            _ => None,
+        })
+    };
+    let stale = move || {
+        live.latest
+            .with(|s| s.as_ref().and_then(|s| s.cluster.stale.clone()))
+    };
+    view! {
+        {move || {
+            storage()
+                .map(|text| {
+                    view! {
+                        <div class="banner error" role="alert" data-testid="storage-error">
+                            {text}
+                        </div>
+                    }
+                })
+        }}
+        {move || {
+            stale()
+                .map(|reason| {
+                    view! {
+                        <div class="banner warn" role="status" data-testid="cluster-stale">
+                            <strong>"Pod and node counts are not current: "</strong>
+                            {reason}
+                            ". Showing the last known counts."
+                        </div>
+                    }
+                })
+        }}
+    }
+    .into_any()
+}

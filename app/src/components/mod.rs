@@ -1,0 +1,10 @@
+//! The dashboard's parts, one module each.
+
+pub mod charts;
+pub mod exports;
+pub mod header;
+pub mod runs;
+pub mod settings;
+pub mod start;
+pub mod tiles;
+pub mod timeline;

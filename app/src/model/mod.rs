@@ -1,0 +1,13 @@
+//! The page's pure logic, apart from rendering and tested without a browser.
+//!
+//! - [`charting`]: samples → chart descriptions (shared with the server's exports).
+//! - [`runs`]: the runs table's rows, durations and rates, and the items-per-second tile.
+//! - [`timeline`]: the scaling decisions, newest first.
+//! - [`input`]: checking what people type in the start form and the settings.
+//! - [`format`]: numbers, times and ids as the page writes them.
+
+pub mod charting;
+pub mod format;
+pub mod input;
+pub mod runs;
+pub mod timeline;

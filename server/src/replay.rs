@@ -1,0 +1,156 @@
+//! What-if replay of a finished run: the queue length the server recorded during the run,
+//! through the scaling rules with a simulated clock, under a policy given in the query. The same
+//! rules as the local model and `scaleboard simulate`, so a presenter can ask "what would the
+//! AKS defaults have done with this run?".
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use orchestration::RunId;
+
+use crate::app::AppState;
+use crate::cluster::policy::{PolicyArgs, ProfileName};
+use crate::error::ApiError;
+
+/// Samples kept after a run's last update, so the replay shows the scale-down too.
+const TAIL_MS: u64 = 10 * 60 * 1000;
+
+/// `GET /api/runs/{id}/replay?profile=aks&pollingInterval=5&…` → CSV, one row per second.
+pub async fn replay(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let id = RunId::parse(&id)
+        .map_err(|e| ApiError::bad_request(format!("not a valid run id: {e}")))?;
+    let doc = state.engine.get(&id).await?;
+    if !doc.state.is_terminal() {
+        return Err(ApiError {
+            status: axum::http::StatusCode::CONFLICT,
+            message: format!(
+                "run {id} is {:?}: replay a finished run",
+                doc.state.runtime_status()
+            ),
+        });
+    }
+    let policy = policy_from_query(&params)?;
+    let profile = policy
+        .profile()
+        .map_err(|e| ApiError::bad_request(format!("the policy is not valid: {e}")))?;
+    let from = doc.state.created_ms().saturating_sub(5_000);
+    let to = doc.state.last_updated_ms().saturating_add(TAIL_MS);
+    let trace = trace_from(
+        state
+            .hub
+            .history()
+            .iter()
+            .filter(|s| (from..=to).contains(&s.t_ms))
+            .filter_map(|s| Some((s.t_ms, s.queue_length?))),
+    );
+    if trace.is_empty() {
+        return Err(ApiError::not_found(format!(
+            "no queue samples recorded during run {id}: the server keeps only its recent history"
+        )));
+    }
+    let simulation = autoscale::simulate(profile, &trace);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"run-{id}-replay.csv\""),
+            ),
+        ],
+        simulation.to_csv(),
+    )
+        .into_response())
+}
+
+/// `(t_ms, queue length)` samples as a trace of `(seconds since the first, length)`, one row
+/// per second (the last sample of each second wins).
+pub fn trace_from(samples: impl Iterator<Item = (u64, u64)>) -> Vec<(u64, u64)> {
+    let mut trace: Vec<(u64, u64)> = Vec::new();
+    let mut start = None;
+    for (t_ms, length) in samples {
+        let start = *start.get_or_insert(t_ms);
+        let second = t_ms.saturating_sub(start) / 1000;
+        match trace.last_mut() {
+            Some(last) if last.0 == second => last.1 = length,
+            Some(last) if last.0 > second => {}
+            _ => trace.push((second, length)),
+        }
+    }
+    trace
+}
+
+/// The policy named in the query with KEDA's ScaledObject field names.
+fn policy_from_query(params: &HashMap<String, String>) -> Result<PolicyArgs, ApiError> {
+    fn number<T: std::str::FromStr>(
+        params: &HashMap<String, String>,
+        name: &str,
+    ) -> Result<Option<T>, ApiError> {
+        params
+            .get(name)
+            .map(|v| {
+                v.parse().map_err(|_| {
+                    ApiError::bad_request(format!("{name} must be a number, not `{v}`"))
+                })
+            })
+            .transpose()
+    }
+    let profile = match params.get("profile").map(String::as_str) {
+        None | Some("demo") => ProfileName::Demo,
+        Some("aks") => ProfileName::Aks,
+        Some("seed-demo") => ProfileName::SeedDemo,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "profile must be demo, aks or seed-demo, not `{other}`"
+            )))
+        }
+    };
+    Ok(PolicyArgs {
+        profile,
+        polling_interval: number(params, "pollingInterval")?,
+        cooldown_period: number(params, "cooldownPeriod")?,
+        min_replicas: number(params, "minReplicaCount")?,
+        max_replicas: number(params, "maxReplicaCount")?,
+        queue_length: number(params, "queueLength")?,
+        activation_queue_length: number(params, "activationQueueLength")?,
+        min_nodes: number(params, "minNodes")?,
+        max_nodes: number(params, "maxNodes")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn samples_become_one_row_per_second() {
+        let samples = [(10_000, 1), (10_400, 2), (11_100, 5), (13_050, 7)];
+        assert_eq!(trace_from(samples.into_iter()), vec![(0, 2), (1, 5), (3, 7)]);
+    }
+
+    #[test]
+    fn query_names_follow_the_scaled_object() {
+        let params: HashMap<String, String> = [
+            ("profile", "aks"),
+            ("pollingInterval", "5"),
+            ("maxReplicaCount", "20"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let profile = policy_from_query(&params).unwrap().profile().unwrap();
+        assert_eq!(profile.scaled_object.max_replicas, 20);
+        assert_eq!(
+            profile.scaled_object.polling_interval,
+            std::time::Duration::from_secs(5)
+        );
+        let bad: HashMap<String, String> =
+            [("queueLength".to_string(), "many".to_string())].into();
+        assert!(policy_from_query(&bad).unwrap_err().message.contains("queueLength"));
+    }
+}
