@@ -2,8 +2,9 @@
 //! run (Azurite is the ceiling locally, so only ratios carry over to other machines).
 //!
 //! Run with `cargo xtask bench` (or `cargo bench -p server --bench engine`). Prints:
-//! - raw send rate (32 concurrent sends) and the fan-out rate of a 10,000-item run (input blob
-//!   + message per item, 32 at a time, persisted per batch), and their ratio;
+//! - raw send rate (32 concurrent sends), the raw rate of the same two calls fan-out makes per
+//!   item (an input blob and a message), and the fan-out rate of a 10,000-item run (32 items at
+//!   a time, persisted per batch), with both ratios;
 //! - raw receive(32)+delete rate and the engine's fan-in rate (receive, apply, persist once per
 //!   batch, delete) of 10,000 completion events, and their ratio.
 
@@ -56,6 +57,40 @@ async fn main() {
         })
         .await;
     let raw_send = rate(items, started.elapsed());
+
+    // Raw SDK doing what fan-out does per item: an input blob, then a message.
+    let raw_container = storage.container(names::INPUT_CONTAINER);
+    let pair_queue = "bench-raw-pair";
+    storage
+        .queue(pair_queue)
+        .unwrap()
+        .create(None)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    stream::iter(0..items)
+        .for_each_concurrent(CONCURRENCY, |i| {
+            let storage = &storage;
+            let raw_container = &raw_container;
+            async move {
+                raw_container
+                    .blob_client(&format!("bench-raw/{i:06}.json"))
+                    .upload(
+                        azure_core::http::RequestContent::from(
+                            format!("{{\"item\":{i}}}").into_bytes(),
+                        ),
+                        None,
+                    )
+                    .await
+                    .unwrap();
+                storage
+                    .send(pair_queue, &format!("{{\"item\":{i}}}"))
+                    .await
+                    .unwrap();
+            }
+        })
+        .await;
+    let raw_pair = rate(items, started.elapsed());
 
     // Raw receive + delete, the shape the fan-in uses: batches of 32, 16 deletes at a time.
     let started = Instant::now();
@@ -126,9 +161,11 @@ async fn main() {
 
     println!("engine benchmark, {items} items, Azurite on loopback");
     println!("  raw SDK send ({CONCURRENCY} concurrent)        {raw_send:>8.0} msg/s");
+    println!("  raw SDK blob + send per item (same work) {raw_pair:>6.0} items/s");
     println!(
-        "  fan-out (blob + message per item)      {fan_out:>8.0} items/s   ratio {:.2}",
-        fan_out / raw_send
+        "  fan-out (blob + message per item)      {fan_out:>8.0} items/s   ratio {:.2} to raw send, {:.2} to raw blob + send",
+        fan_out / raw_send,
+        fan_out / raw_pair
     );
     println!("  raw SDK receive(32) + delete           {raw_receive:>8.0} msg/s");
     println!(

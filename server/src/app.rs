@@ -62,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         .route("/favicon.ico", get(api::favicon))
         .route("/api/cluster", get(api::cluster))
         .route("/api/cluster/profile", axum::routing::put(api::set_profile))
+        .route("/api/runs/{id}/replay", get(crate::replay::replay))
         .merge(durable::routes())
         .merge(export::routes())
         .leptos_routes(&state, routes, move || shell(options.clone()))

@@ -48,9 +48,11 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
     pub max_input_count: u32,
 
-    /// Rounds of SHA-256 per item when a run names no `cost`.
-    #[arg(long, env = "SCALEBOARD_DEFAULT_COST", default_value_t = DEFAULT_COST)]
-    pub default_cost: u32,
+    /// Rounds of SHA-256 per item when a run names no `cost`. Default: about one second of one
+    /// core per item on a cluster; with the local model, whose pods all share this machine's
+    /// cores, an eighth of that, so a demo run drains at a pace an audience can follow.
+    #[arg(long, env = "SCALEBOARD_DEFAULT_COST")]
+    pub default_cost: Option<u32>,
 
     /// Largest `cost` a run may ask for.
     #[arg(long, env = "SCALEBOARD_MAX_COST", default_value_t = 100_000_000)]
@@ -103,6 +105,14 @@ pub enum LogFormat {
 }
 
 impl Config {
+    /// The cost per item when a run names none (see `--default-cost`).
+    pub fn default_cost(&self) -> u32 {
+        self.default_cost.unwrap_or(match self.cluster.kind {
+            crate::cluster::ClusterKind::Local => DEFAULT_COST / 8,
+            _ => DEFAULT_COST,
+        })
+    }
+
     pub fn sample_interval(&self) -> Duration {
         Duration::from_millis(self.sample_interval_ms)
     }

@@ -11,6 +11,7 @@
 //! - [`export`]: the charts as SVG/PNG and the samples as CSV/JSON, for a time range or a run.
 //! - [`api`]: health and readiness endpoints and the live socket route.
 //! - [`error`]: errors as HTTP responses with a JSON body.
+//! - [`replay`]: what-if replay of a finished run under another scaling policy.
 //! - [`app`]: assembles the router (API + Leptos pages + static files) and serves it.
 
 pub mod api;
@@ -22,6 +23,7 @@ pub mod error;
 pub mod export;
 pub mod live;
 pub mod orchestrator;
+pub mod replay;
 pub mod sampler;
 
 pub use app::{router, serve, AppState};

@@ -74,7 +74,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
             api_key: config.api_key.clone(),
             max_input_count: config.max_input_count,
             max_cost: config.max_cost,
-            default_cost: config.default_cost,
+            default_cost: config.default_cost(),
         },
         leptos: app::leptos_options(&config.site_root, addr),
         shutdown: shutdown.clone(),

@@ -23,8 +23,8 @@ pub async fn replay(
     Path(id): Path<String>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let id = RunId::parse(&id)
-        .map_err(|e| ApiError::bad_request(format!("not a valid run id: {e}")))?;
+    let id =
+        RunId::parse(&id).map_err(|e| ApiError::bad_request(format!("not a valid run id: {e}")))?;
     let doc = state.engine.get(&id).await?;
     if !doc.state.is_terminal() {
         return Err(ApiError {
@@ -130,7 +130,10 @@ mod tests {
     #[test]
     fn samples_become_one_row_per_second() {
         let samples = [(10_000, 1), (10_400, 2), (11_100, 5), (13_050, 7)];
-        assert_eq!(trace_from(samples.into_iter()), vec![(0, 2), (1, 5), (3, 7)]);
+        assert_eq!(
+            trace_from(samples.into_iter()),
+            vec![(0, 2), (1, 5), (3, 7)]
+        );
     }
 
     #[test]
@@ -149,8 +152,10 @@ mod tests {
             profile.scaled_object.polling_interval,
             std::time::Duration::from_secs(5)
         );
-        let bad: HashMap<String, String> =
-            [("queueLength".to_string(), "many".to_string())].into();
-        assert!(policy_from_query(&bad).unwrap_err().message.contains("queueLength"));
+        let bad: HashMap<String, String> = [("queueLength".to_string(), "many".to_string())].into();
+        assert!(policy_from_query(&bad)
+            .unwrap_err()
+            .message
+            .contains("queueLength"));
     }
 }

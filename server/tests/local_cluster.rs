@@ -93,6 +93,25 @@ async fn a_demo_run_scales_up_adds_a_node_completes_and_scales_back_down() {
     let run = last.runs.iter().find(|r| r.id == id).unwrap();
     assert_eq!((run.completed, run.failed), (200, 0));
 
+    // The same run replayed under the AKS defaults: CSV, one row per second.
+    let replay = reqwest::get(server.url(&format!(
+        "/api/runs/{id}/replay?profile=aks&pollingInterval=5"
+    )))
+    .await
+    .unwrap();
+    assert_eq!(replay.status(), 200);
+    let csv = replay.text().await.unwrap();
+    assert!(
+        csv.starts_with("seconds,desired_replicas"),
+        "{}",
+        &csv[..csv.len().min(80)]
+    );
+    assert!(csv.lines().count() > 10);
+    let bad = reqwest::get(server.url(&format!("/api/runs/{id}/replay?profile=huge")))
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+
     // The model's decisions and its policy are on the API too.
     let cluster: Value = reqwest::get(server.url("/api/cluster"))
         .await
