@@ -52,6 +52,15 @@ pub struct Series {
     pub points: Vec<(f64, f64)>,
 }
 
+/// A moment worth pointing at, such as the start and end of a run: a vertical dashed line
+/// with a label at its top.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Marker {
+    /// Seconds, in the chart's time coordinates.
+    pub x: f64,
+    pub label: String,
+}
+
 /// How the time axis is labelled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TimeLabels {
@@ -129,6 +138,8 @@ pub struct TimeChart {
     pub labels: TimeLabels,
     /// Drawn in order: stacked bands, then fills, lines and dashed lines on top.
     pub series: Vec<Series>,
+    /// Vertical markers, drawn over the series.
+    pub markers: Vec<Marker>,
     pub theme: Theme,
     /// Type size of labels, in device pixels (scale it by the device pixel ratio).
     pub font_px: f64,
@@ -149,6 +160,7 @@ impl TimeChart {
             x_range,
             labels,
             series: Vec::new(),
+            markers: Vec::new(),
             theme: Theme::DARK,
             font_px: 13.0,
             line_px: 2.0,
@@ -314,6 +326,30 @@ fn draw_one<DB: DrawingBackend>(
         }
     }
 
+    let (from, to) = (
+        chart.x_range.0.min(chart.x_range.1),
+        chart.x_range.0.max(chart.x_range.1),
+    );
+    for marker in chart.markers.iter().filter(|m| (from..=to).contains(&m.x)) {
+        let x = marker.x / unit;
+        let dash = (px * 0.5).round() as u32;
+        ctx.draw_series(DashedLineSeries::new(
+            [(x, 0.0), (x, y_max)],
+            dash.max(3),
+            dash.max(3),
+            theme.foreground.stroke_width(line.div_ceil(2).max(1)),
+        ))?;
+        let offset = ((px * 0.35).round() as i32, (px * 0.2).round() as i32);
+        ctx.draw_series(std::iter::once(
+            EmptyElement::at((x, y_max))
+                + Text::new(
+                    marker.label.clone(),
+                    offset,
+                    font(chart, 0.95, theme.foreground),
+                ),
+        ))?;
+    }
+
     if !chart.has_data() {
         let (w, h) = ctx.plotting_area().dim_in_pixel();
         let style = font(chart, 1.1, theme.muted).pos(plotters::style::text_anchor::Pos::new(
@@ -333,28 +369,30 @@ fn draw_one<DB: DrawingBackend>(
     Ok(())
 }
 
-/// The title on the left and a legend after it: a swatch and a name per series.
+/// The title on the left and a legend after it: a swatch and a name per series, all centred
+/// on the header's middle line.
 fn draw_header<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     chart: &TimeChart,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    use plotters::style::text_anchor::{HPos, Pos, VPos};
     let px = chart.font_px;
-    let title = font(chart, 1.2, chart.theme.foreground);
-    let label = font(chart, 1.0, chart.theme.muted);
-    let baseline = (px * 0.7).round() as i32;
+    let left_middle = Pos::new(HPos::Left, VPos::Center);
+    let title = font(chart, 1.2, chart.theme.foreground).pos(left_middle);
+    let label = font(chart, 1.0, chart.theme.muted).pos(left_middle);
+    let middle = (area.dim_in_pixel().1 / 2) as i32;
     let mut x = (px * 0.6).round() as i32;
-    area.draw_text(&chart.title, &title, (x, baseline))?;
+    area.draw_text(&chart.title, &title, (x, middle))?;
     let (w, _) = area.estimate_text_size(&chart.title, &title)?;
     x += w as i32 + (px * 1.6).round() as i32;
     let swatch = (px * 0.9).round() as i32;
     for series in &chart.series {
-        let top = baseline + (px * 0.05).round() as i32;
+        let top = middle - swatch / 2;
         if series.mark == Mark::Dashed {
-            let mid = top + swatch / 2;
             let dash = swatch * 2 / 5;
             for start in [x, x + swatch - dash] {
                 area.draw(&PathElement::new(
-                    [(start, mid), (start + dash, mid)],
+                    [(start, middle), (start + dash, middle)],
                     series.color.stroke_width(2),
                 ))?;
             }
@@ -365,7 +403,7 @@ fn draw_header<DB: DrawingBackend>(
             ))?;
         }
         x += swatch + (px * 0.4).round() as i32;
-        area.draw_text(&series.name, &label, (x, baseline))?;
+        area.draw_text(&series.name, &label, (x, middle))?;
         let (w, _) = area.estimate_text_size(&series.name, &label)?;
         x += w as i32 + (px * 1.2).round() as i32;
     }
@@ -495,6 +533,28 @@ mod tests {
         assert!(svg.contains("fill=\"#38BDF8\""));
         // Elapsed labels read as seconds on a short axis.
         assert!(texts(&svg).iter().any(|t| t == "10 s"), "{svg}");
+    }
+
+    #[test]
+    fn markers_are_labelled_dashed_lines() {
+        let mut chart = pods();
+        chart.markers = vec![
+            Marker {
+                x: 5.0,
+                label: "start".into(),
+            },
+            Marker {
+                x: 500.0,
+                label: "outside".into(),
+            },
+        ];
+        let svg = svg(&chart, 640, 240);
+        let found = texts(&svg);
+        assert!(found.iter().any(|t| t == "start"));
+        assert!(
+            !found.iter().any(|t| t == "outside"),
+            "markers out of range are not drawn"
+        );
     }
 
     #[test]

@@ -3,18 +3,23 @@
 
 use crate::{Mark, TimeChart, TimeLabels};
 
-/// Points of a step line: each value holds until the next point, so a count that jumped from
-/// 2 to 5 reads as 2 up to the instant it changed, not as a slope through 3 and 4.
+/// Points of a step line, so a count that jumped from 2 to 5 reads as a jump, not as a slope
+/// through 3 and 4. Each value is drawn over the interval that ends at its sample (what was
+/// seen at the end of that interval), so the right edge of a live chart shows the newest
+/// value, the one the tiles and the legend show.
 ///
 /// Every point after the first gets its corner, changed or not, so layers that share their x
-/// values still share them after this and can be stacked point by point. A corner next to a
-/// gap is a gap too.
+/// values still share them after this and can be stacked point by point. A value next to a gap
+/// is not stretched over it.
 pub fn steps(points: &[(f64, f64)]) -> Vec<(f64, f64)> {
     let mut out = Vec::with_capacity(points.len() * 2);
     for (i, &(x, y)) in points.iter().enumerate() {
         if i > 0 {
-            let previous = points[i - 1].1;
-            out.push((x, if y.is_finite() { previous } else { y }));
+            let (previous_x, previous_y) = points[i - 1];
+            out.push((
+                previous_x,
+                if previous_y.is_finite() { y } else { f64::NAN },
+            ));
         }
         out.push((x, y));
     }
@@ -161,16 +166,16 @@ mod tests {
     use crate::{palette, Series};
 
     #[test]
-    fn steps_hold_each_value_until_the_next_point() {
+    fn steps_draw_each_value_over_the_interval_ending_at_its_sample() {
         assert_eq!(
             steps(&[(0.0, 2.0), (1.0, 5.0), (2.0, 5.0), (3.0, 1.0)]),
             [
                 (0.0, 2.0),
-                (1.0, 2.0),
+                (0.0, 5.0),
+                (1.0, 5.0),
                 (1.0, 5.0),
                 (2.0, 5.0),
-                (2.0, 5.0),
-                (3.0, 5.0),
+                (2.0, 1.0),
                 (3.0, 1.0)
             ]
         );

@@ -119,12 +119,15 @@ export function runRow(page: Page, id: string): Locator {
 }
 
 /**
- * Saves a screenshot as a test artifact; with SCALEBOARD_UPDATE_SCREENSHOT=1 also copies it to
- * `docs/<publishAs>` for the README.
+ * Saves screenshots as test artifacts: the viewport (what the room sees) as `name` and the
+ * whole page as `<name>-full.png`. With SCALEBOARD_UPDATE_SCREENSHOT=1 the viewport one is
+ * also copied to `docs/<publishAs>` for the README.
  */
 export async function screenshot(page: Page, name: string, publishAs?: string) {
   const file = test.info().outputPath(name);
-  await page.screenshot({ path: file, fullPage: true });
+  const full = test.info().outputPath(name.replace(/\.png$/, "-full.png"));
+  await page.screenshot({ path: file });
+  await page.screenshot({ path: full, fullPage: true });
   await test.info().attach(name, { path: file, contentType: "image/png" });
   if (publishAs && process.env.SCALEBOARD_UPDATE_SCREENSHOT === "1") {
     const target = path.resolve(__dirname, "..", "..", "docs", publishAs);

@@ -620,8 +620,8 @@ mod tests {
             "Queue length",
             "queue length",
             "target per pod",
-            "0:00",
-            "0:02",
+            "0 s",
+            "2 s",
         ] {
             assert!(
                 found.iter().any(|t| t == text),

@@ -20,9 +20,14 @@ struct Painted {
 }
 
 /// One chart of `kind` over `span` (which tracks the samples: the newest sample's time for the
-/// dashboard, the run's time span on a run's page).
+/// dashboard, the run's time span on a run's page), with optional `markers` (epoch ms and a
+/// label) such as a run's start and end.
 #[component]
-pub fn LiveChart(kind: ChartKind, span: Memo<Option<Span>>) -> impl IntoView {
+pub fn LiveChart(
+    kind: ChartKind,
+    span: Memo<Option<Span>>,
+    #[prop(optional, into)] markers: Option<Signal<Vec<(u64, String)>>>,
+) -> impl IntoView {
     let live = expect_context::<LiveState>();
     let canvas = NodeRef::<leptos::html::Canvas>::new();
     let painted = RwSignal::new(Painted::default());
@@ -40,9 +45,19 @@ pub fn LiveChart(kind: ChartKind, span: Memo<Option<Span>>) -> impl IntoView {
             return;
         };
         let look = charting::Look::screen(dark, presenter, ratio);
-        let (chart, drawn) = live
+        let (mut chart, drawn) = live
             .samples
             .with(|samples| charting::build(kind, samples, &span, &look));
+        if let Some(markers) = markers {
+            chart.markers = markers.with(|m| {
+                m.iter()
+                    .map(|(t_ms, label)| charts::Marker {
+                        x: span.x(*t_ms),
+                        label: label.clone(),
+                    })
+                    .collect()
+            });
+        }
         if charts::canvas::draw(element, &chart) {
             let (origin, now) = browser::clock();
             painted.update(|p| {
@@ -55,6 +70,8 @@ pub fn LiveChart(kind: ChartKind, span: Memo<Option<Span>>) -> impl IntoView {
         }
     });
 
+    #[cfg(not(feature = "hydrate"))]
+    let _ = markers;
     let legend = Memo::new(move |_| live.latest.with(|s| charting::legend(kind, s.as_ref())));
     let slug = kind.slug();
     let description = move || {
@@ -63,6 +80,9 @@ pub fn LiveChart(kind: ChartKind, span: Memo<Option<Span>>) -> impl IntoView {
             .map(|s| (s.to_ms - s.from_ms) / 60_000)
             .unwrap_or_default();
         let drawn = painted.get().drawn;
+        if drawn.count == 0 {
+            return format!("{}: no samples drawn yet", kind.title());
+        }
         format!(
             "{} over {} minute{}: now {} {}, at most {}",
             kind.title(),

@@ -73,7 +73,7 @@ pub fn RunsTable() -> impl IntoView {
             <p class="more" hidden=move || hidden() == 0>
                 {move || {
                     let n = hidden();
-                    format!("and {n} older run{} (in the exports and the instances API)", if n == 1 { "" } else { "s" })
+                    format!("and {n} older run{}, listed by the instances API", if n == 1 { "" } else { "s" })
                 }}
             </p>
             <p class="form-error" role="alert" data-testid="runs-error" hidden=move || error.with(Option::is_none)>

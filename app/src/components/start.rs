@@ -134,7 +134,7 @@ pub fn StartRun() -> impl IntoView {
                             view! {
                                 "Run "
                                 <a href=format!("/runs/{id}")>{short}</a>
-                                " accepted: its items are on the queue."
+                                " accepted."
                             }
                         })
                 }}

@@ -68,7 +68,7 @@ pub fn Tiles() -> impl IntoView {
                 </div>
             </div>
             <div class="tile" data-kind="pods">
-                <div class="tile-label" id="tile-pods">"Pods running / desired"</div>
+                <div class="tile-label" id="tile-pods">"Pods running"</div>
                 <div class="tile-value" aria-labelledby="tile-pods">
                     <span
                         data-testid="pods-running"
@@ -78,10 +78,14 @@ pub fn Tiles() -> impl IntoView {
                     >
                         {move || text(running())}
                     </span>
-                    <span class="tile-of">" / " {move || text(desired())}</span>
+                    <span class="tile-of" aria-label=move || format!("of {} desired", text(desired()))>
+                        " / "
+                        {move || text(desired())}
+                    </span>
                 </div>
                 <div class="tile-unit">
-                    {move || text(starting())} " starting · " {move || text(pending())}
+                    "of " {move || text(desired())} " desired · " {move || text(starting())}
+                    " starting · " {move || text(pending())}
                     " pending · " {move || text(terminating())} " stopping"
                     {move || {
                         failed()

@@ -10,7 +10,7 @@ pub fn group_thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -95,7 +95,7 @@ mod tests {
     fn ids_rates_and_durations() {
         assert_eq!(short_id("0123456789abcdef"), "01234567");
         assert_eq!(short_id("abc"), "abc");
-        assert_eq!(rate(3.14159), "3.1");
+        assert_eq!(rate(4.26), "4.3");
         assert_eq!(rate(42.6), "43");
         assert_eq!(duration(42_900), "42 s");
         assert_eq!(duration(185_000), "3 min 05 s");

@@ -14,8 +14,9 @@ use crate::live::LiveState;
 use crate::model::charting::ChartKind;
 use crate::prefs::Prefs;
 
-/// Value tiles on top; the three charts, sharing one time axis, and the settings on the left;
-/// starting and following runs, the scaling decisions and the exports on the right.
+/// The three charts, sharing one time axis, fill the left from top to bottom, so they stay
+/// tall on a 720-line projector; the value tiles, the start form, the runs, the scaling
+/// decisions and the exports are on the right. On narrow screens: tiles, charts, the rest.
 #[component]
 pub fn Dashboard() -> impl IntoView {
     let live = expect_context::<LiveState>();
@@ -24,8 +25,8 @@ pub fn Dashboard() -> impl IntoView {
     let export_query = Signal::derive(move || format!("minutes={}", prefs.window_mins.get()));
     view! {
         <Banners />
-        <Tiles />
         <div class="board">
+            <Tiles />
             <div class="main-column">
                 <section class="charts" aria-label="Charts">
                     {ChartKind::ALL.map(|kind| view! { <LiveChart kind span /> }).collect_view()}

@@ -88,6 +88,17 @@ pub fn RunPage() -> impl IntoView {
             ))
         })
     });
+    // The run's start, and its end once it has one, marked on its charts.
+    let markers = Signal::derive(move || {
+        run.with(|run| {
+            let Some(run) = run else { return Vec::new() };
+            let mut marks = vec![(run.created_ms, "start".to_string())];
+            if !runs::is_active(&run.status) {
+                marks.push((run.updated_ms, run.status.to_lowercase()));
+            }
+            marks
+        })
+    });
     let now = move || {
         live.latest
             .with(|s| s.as_ref().map(|s| s.t_ms).unwrap_or_default())
@@ -103,7 +114,7 @@ pub fn RunPage() -> impl IntoView {
             status.with(|s| match s {
                 Some(Ok(doc)) => doc["input"][field]
                     .as_u64()
-                    .map(|n| format::group_thousands(n))
+                    .map(format::group_thousands)
                     .unwrap_or_else(|| "default".into()),
                 _ => "—".into(),
             })
@@ -149,7 +160,7 @@ pub fn RunPage() -> impl IntoView {
             </div>
         </dl>
         <section class="charts run-charts" aria-label="Charts over the run">
-            {ChartKind::ALL.map(|kind| view! { <LiveChart kind span /> }).collect_view()}
+            {ChartKind::ALL.map(|kind| view! { <LiveChart kind span markers /> }).collect_view()}
         </section>
         <section class="panel export-panel" aria-labelledby="run-export-title">
             <h2 id="run-export-title">"Export this run"</h2>
