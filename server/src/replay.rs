@@ -112,6 +112,7 @@ fn policy_from_query(params: &HashMap<String, String>) -> Result<PolicyArgs, Api
     };
     Ok(PolicyArgs {
         profile,
+        profile_file: None,
         polling_interval: number(params, "pollingInterval")?,
         cooldown_period: number(params, "cooldownPeriod")?,
         min_replicas: number(params, "minReplicaCount")?,

@@ -25,6 +25,12 @@ pub struct PolicyArgs {
     #[arg(long, env = "SCALEBOARD_PROFILE", value_enum, default_value_t = ProfileName::Demo)]
     pub profile: ProfileName,
 
+    /// A whole policy as JSON (the `profile` object `GET /api/cluster` shows), replacing
+    /// --profile: every KEDA, HPA, pod, node-pool and cluster-autoscaler parameter. The flags
+    /// below still override it.
+    #[arg(long, env = "SCALEBOARD_PROFILE_FILE")]
+    pub profile_file: Option<std::path::PathBuf>,
+
     /// KEDA `pollingInterval`, seconds: how often the trigger is checked for activation.
     #[arg(long, env = "SCALEBOARD_POLLING_INTERVAL")]
     pub polling_interval: Option<f64>,
@@ -61,10 +67,16 @@ pub struct PolicyArgs {
 impl PolicyArgs {
     /// The profile with the overrides applied, validated.
     pub fn profile(&self) -> Result<Profile, String> {
-        let mut profile = match self.profile {
-            ProfileName::Aks => Profile::aks(),
-            ProfileName::SeedDemo => Profile::seed_demo(),
-            ProfileName::Demo => Profile::demo(),
+        let mut profile = match (&self.profile_file, self.profile) {
+            (Some(path), _) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("reading {}: {e}", path.display()))?;
+                serde_json::from_str(&text)
+                    .map_err(|e| format!("{} is not a policy: {e}", path.display()))?
+            }
+            (None, ProfileName::Aks) => Profile::aks(),
+            (None, ProfileName::SeedDemo) => Profile::seed_demo(),
+            (None, ProfileName::Demo) => Profile::demo(),
         };
         let seconds = |name: &str, value: f64| -> Result<Duration, String> {
             Duration::try_from_secs_f64(value).map_err(|_| {
@@ -155,6 +167,31 @@ mod tests {
             (keda.min_replicas, keda.max_replicas, keda.queue_length),
             (0, 20, 5)
         );
+    }
+
+    #[test]
+    fn a_policy_file_sets_every_parameter_and_flags_still_override() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("policy.json");
+        let mut profile = Profile::aks();
+        profile.hpa.sync_period = Duration::from_secs(7);
+        profile.node_pool.vm_size = "Standard_D16s_v5".into();
+        std::fs::write(&path, serde_json::to_string(&profile).unwrap()).unwrap();
+        let file = path.to_str().unwrap();
+        let loaded = parse(&["--profile-file", file, "--max-replicas", "9"])
+            .profile()
+            .unwrap();
+        assert_eq!(loaded.hpa.sync_period, Duration::from_secs(7));
+        assert_eq!(loaded.node_pool.vm_size, "Standard_D16s_v5");
+        assert_eq!(loaded.scaled_object.max_replicas, 9);
+
+        std::fs::write(&path, "{\"not\": \"a policy\"}").unwrap();
+        let err = parse(&["--profile-file", file]).profile().unwrap_err();
+        assert!(err.contains("is not a policy"), "{err}");
+        let err = parse(&["--profile-file", "/nonexistent/policy.json"])
+            .profile()
+            .unwrap_err();
+        assert!(err.contains("reading"), "{err}");
     }
 
     #[test]
