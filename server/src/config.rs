@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 use storage::StorageArgs;
 
 /// Scaleboard: a live dashboard for event-driven autoscaling.
@@ -98,11 +98,7 @@ pub struct SimulateArgs {
 /// About one second of work per item on one core (measured by the worker crate).
 pub const DEFAULT_COST: u32 = worker::DEFAULT_COST;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    Text,
-    Json,
-}
+pub use worker::process::LogFormat;
 
 impl Config {
     /// The cost per item when a run names none (see `--default-cost`).

@@ -7,14 +7,14 @@ use anyhow::Context;
 use clap::Parser;
 use server::cluster::local::LocalCluster;
 use server::cluster::{ClusterKind, ClusterView, NoCluster};
-use server::config::{Config, LogFormat, SimulateArgs, Subcommand};
+use server::config::{Config, SimulateArgs, Subcommand};
 use server::durable::ApiSettings;
 use server::live::Hub;
 use server::orchestrator::{Engine, EngineConfig};
 use server::{app, sampler, AppState};
 use storage::Storage;
 use tokio_util::sync::CancellationToken;
-use tracing_subscriber::EnvFilter;
+use worker::process::{cancel_on_signal, init_logging};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -22,7 +22,7 @@ async fn main() -> ExitCode {
     if let Some(Subcommand::Simulate(args)) = &config.command {
         return simulate(args);
     }
-    init_logging(config.log_format);
+    init_logging(config.log_format, "info,tower_http=warn,azure_core=warn");
     match run(config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -97,7 +97,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         config.sample_interval(),
         shutdown.clone(),
     ));
-    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    tokio::spawn(cancel_on_signal(shutdown.clone(), "shutting down"));
 
     tracing::info!(
         storage = storage.queue_endpoint(),
@@ -180,35 +180,5 @@ fn simulate(args: &SimulateArgs) -> ExitCode {
             eprintln!("scaleboard simulate: {e:#}");
             ExitCode::FAILURE
         }
-    }
-}
-
-/// Cancels `shutdown` on Ctrl-C or SIGTERM (what Kubernetes sends).
-async fn cancel_on_signal(shutdown: CancellationToken) {
-    let ctrl_c = tokio::signal::ctrl_c();
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(term) => term,
-        Err(e) => {
-            tracing::warn!("cannot listen for SIGTERM: {e}");
-            let _ = ctrl_c.await;
-            shutdown.cancel();
-            return;
-        }
-    };
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term.recv() => {},
-    }
-    tracing::info!("shutting down");
-    shutdown.cancel();
-}
-
-fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,tower_http=warn,azure_core=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
     }
 }

@@ -42,6 +42,7 @@ pub mod consumer;
 pub mod event;
 pub mod health;
 pub mod poison;
+pub mod process;
 pub mod retry;
 pub mod stats;
 

@@ -5,10 +5,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use clap::{Parser, ValueEnum};
+use clap::Parser;
 use storage::{names, Storage, StorageArgs};
 use tokio_util::sync::CancellationToken;
-use tracing_subscriber::EnvFilter;
+use worker::process::{cancel_on_signal, init_logging, LogFormat};
 use worker::{health, Progress, WorkerArgs};
 
 /// Scaleboard's queue worker.
@@ -36,16 +36,10 @@ struct Cli {
     storage: StorageArgs,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum LogFormat {
-    Text,
-    Json,
-}
-
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format);
+    init_logging(cli.log_format, "info,azure_core=warn");
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -66,7 +60,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let storage = Storage::connect(&account).context("cannot set up storage clients")?;
 
     let shutdown = CancellationToken::new();
-    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    tokio::spawn(cancel_on_signal(
+        shutdown.clone(),
+        "shutting down: finishing or releasing the items in hand",
+    ));
     let progress = Arc::new(Progress::default());
 
     // The health endpoint outlives the worker loops so that it can answer "stopping" during
@@ -109,34 +106,4 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     result?;
     Ok(())
-}
-
-/// Cancels `shutdown` on Ctrl-C or SIGTERM (what Kubernetes sends when KEDA scales in).
-async fn cancel_on_signal(shutdown: CancellationToken) {
-    let ctrl_c = tokio::signal::ctrl_c();
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(term) => term,
-        Err(e) => {
-            tracing::warn!("cannot listen for SIGTERM: {e}");
-            let _ = ctrl_c.await;
-            shutdown.cancel();
-            return;
-        }
-    };
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term.recv() => {},
-    }
-    tracing::info!("shutting down: finishing or releasing the items in hand");
-    shutdown.cancel();
-}
-
-fn init_logging(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,azure_core=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    match format {
-        LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().init(),
-    }
 }
