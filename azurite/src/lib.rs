@@ -2,14 +2,20 @@
 //!
 //! Azurite is installed from npm into the project's `tools/` folder (pinned, with a lockfile);
 //! this crate starts it on loopback with its data in a folder of its own, waits until every
-//! service accepts connections, and stops it when the handle is dropped. The process is started
-//! with `PR_SET_PDEATHSIG`, so even a parent killed with SIGKILL leaves no Azurite behind.
+//! service accepts connections, and stops it when the handle is dropped. The processes are
+//! started with `PR_SET_PDEATHSIG`, so even a parent killed with SIGKILL leaves no Azurite behind.
+//!
+//! The blob and queue services run as two processes (the package's `azurite-blob` and
+//! `azurite-queue`), as Azure serves them from separate front ends. One Node process serving
+//! both is single-threaded: every fan-out item (an input blob, then a message) and every worker
+//! item (reads and writes on both) would queue behind the other service's requests on one core.
+//! The table service is not started; Scaleboard does not use it.
 //!
 //! Disk persistence is used on purpose: with `--inMemoryPersistence` Azurite froze for tens of
 //! seconds after a few thousand messages.
 //!
 //! # Layout
-//! - [`Azurite`]: the running process and its endpoints.
+//! - [`Azurite`]: the running processes and their endpoints.
 //! - [`Options`]: ports, data folder, where the npm package lives.
 
 use std::io;
@@ -24,12 +30,11 @@ pub const ACCOUNT: &str = "devstoreaccount1";
 pub const ACCOUNT_KEY: &str =
     "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
-/// Ports of the three services; `0` asks for a free port.
+/// Ports of the two services Scaleboard uses; `0` asks for a free port.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Ports {
     pub blob: u16,
     pub queue: u16,
-    pub table: u16,
 }
 
 impl Ports {
@@ -37,16 +42,11 @@ impl Ports {
     pub const DEFAULT: Ports = Ports {
         blob: 10000,
         queue: 10001,
-        table: 10002,
     };
     /// Free ports chosen by the operating system.
-    pub const ANY: Ports = Ports {
-        blob: 0,
-        queue: 0,
-        table: 0,
-    };
+    pub const ANY: Ports = Ports { blob: 0, queue: 0 };
 
-    /// `base`, `base + 1`, `base + 2`, or free ports when `base` is 0.
+    /// `base` and `base + 1`, or free ports when `base` is 0.
     pub fn from_base(base: u16) -> Ports {
         if base == 0 {
             Ports::ANY
@@ -54,8 +54,40 @@ impl Ports {
             Ports {
                 blob: base,
                 queue: base.saturating_add(1),
-                table: base.saturating_add(2),
             }
+        }
+    }
+}
+
+/// One of Azurite's services, each run as its own process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Service {
+    Blob,
+    Queue,
+}
+
+impl Service {
+    pub const ALL: [Service; 2] = [Service::Blob, Service::Queue];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Service::Blob => "blob",
+            Service::Queue => "queue",
+        }
+    }
+
+    /// The package's entry point for this service alone (`azurite-blob`, `azurite-queue`).
+    fn entry(self, tools_dir: &Path) -> PathBuf {
+        tools_dir
+            .join("node_modules/azurite/dist/src")
+            .join(self.name())
+            .join("main.js")
+    }
+
+    fn port(self, ports: Ports) -> u16 {
+        match self {
+            Service::Blob => ports.blob,
+            Service::Queue => ports.queue,
         }
     }
 }
@@ -68,7 +100,7 @@ pub struct Options {
     pub data_dir: Option<PathBuf>,
     /// The folder whose `node_modules` holds the `azurite` package.
     pub tools_dir: PathBuf,
-    /// Where Azurite's own output goes; discarded when `None`.
+    /// Where Azurite's own output goes (both services); discarded when `None`.
     pub log_file: Option<PathBuf>,
     /// How long to wait for the services to accept connections.
     pub start_timeout: Duration,
@@ -96,8 +128,12 @@ pub enum Error {
     PortInUse { port: u16, service: &'static str },
     /// `node` could not be run, or another I/O failure.
     Io { what: String, source: io::Error },
-    /// Azurite exited before it was ready.
-    Exited { status: String, log_hint: String },
+    /// A service exited before it was ready.
+    Exited {
+        service: &'static str,
+        status: String,
+        log_hint: String,
+    },
     /// Azurite did not open its ports in time.
     Timeout { waited: Duration },
 }
@@ -115,8 +151,15 @@ impl std::fmt::Display for Error {
                 "port {port} for Azurite's {service} service is already in use on 127.0.0.1 (another Azurite? stop it or choose other ports)"
             ),
             Error::Io { what, source } => write!(f, "{what}: {source}"),
-            Error::Exited { status, log_hint } => {
-                write!(f, "Azurite exited before it was ready ({status}){log_hint}")
+            Error::Exited {
+                service,
+                status,
+                log_hint,
+            } => {
+                write!(
+                    f,
+                    "Azurite's {service} service exited before it was ready ({status}){log_hint}"
+                )
             }
             Error::Timeout { waited } => {
                 write!(f, "Azurite did not accept connections within {waited:?}")
@@ -134,10 +177,11 @@ impl std::error::Error for Error {
     }
 }
 
-/// A running Azurite. Dropping it stops the process and removes a temporary data folder.
+/// A running Azurite: one process per service. Dropping it stops the processes and removes a
+/// temporary data folder.
 #[derive(Debug)]
 pub struct Azurite {
-    child: Option<Child>,
+    children: Vec<(Service, Child)>,
     ports: Ports,
     _temp: Option<tempfile::TempDir>,
 }
@@ -154,17 +198,14 @@ pub fn tools_dir() -> PathBuf {
         .join("tools")
 }
 
-/// The JavaScript entry point of the installed package.
-pub fn entry_point(tools_dir: &Path) -> PathBuf {
-    tools_dir.join("node_modules/azurite/dist/src/azurite.js")
-}
-
 impl Azurite {
-    /// Starts Azurite and waits until blob, queue and table services accept connections.
+    /// Starts the blob and queue services and waits until both accept connections.
     pub fn start(options: &Options) -> Result<Azurite, Error> {
-        let entry = entry_point(&options.tools_dir);
-        if !entry.is_file() {
-            return Err(Error::NotInstalled { entry });
+        for service in Service::ALL {
+            let entry = service.entry(&options.tools_dir);
+            if !entry.is_file() {
+                return Err(Error::NotInstalled { entry });
+            }
         }
         let ports = resolve_ports(options.ports)?;
         let (data_dir, temp) = match &options.data_dir {
@@ -186,77 +227,40 @@ impl Azurite {
                 (temp.path().to_path_buf(), Some(temp))
             }
         };
+        let log = match &options.log_file {
+            Some(path) => Some(std::fs::File::create(path).map_err(|source| Error::Io {
+                what: format!("creating Azurite's log file {}", path.display()),
+                source,
+            })?),
+            None => None,
+        };
 
-        let mut command = Command::new("node");
-        command
-            .arg(&entry)
-            .args([
-                "--silent",
-                "--skipApiVersionCheck",
-                "--loose",
-                "--disableTelemetry",
-            ])
-            .args([
-                "--blobHost",
-                "127.0.0.1",
-                "--queueHost",
-                "127.0.0.1",
-                "--tableHost",
-                "127.0.0.1",
-            ])
-            .arg("--blobPort")
-            .arg(ports.blob.to_string())
-            .arg("--queuePort")
-            .arg(ports.queue.to_string())
-            .arg("--tablePort")
-            .arg(ports.table.to_string())
-            .arg("--location")
-            .arg(&data_dir)
-            .stdin(Stdio::null());
-        match &options.log_file {
-            Some(path) => {
-                let file = std::fs::File::create(path).map_err(|source| Error::Io {
-                    what: format!("creating Azurite's log file {}", path.display()),
-                    source,
-                })?;
-                let err = file.try_clone().map_err(|source| Error::Io {
-                    what: "duplicating Azurite's log file handle".into(),
-                    source,
-                })?;
-                command.stdout(file).stderr(err);
-            }
-            None => {
-                command.stdout(Stdio::null()).stderr(Stdio::null());
-            }
-        }
-        die_with_parent(&mut command);
-        let child = command.spawn().map_err(|source| Error::Io {
-            what: "starting `node` to run Azurite (is Node.js installed?)".into(),
-            source,
-        })?;
         let mut azurite = Azurite {
-            child: Some(child),
+            children: Vec::with_capacity(Service::ALL.len()),
             ports,
             _temp: temp,
         };
+        for service in Service::ALL {
+            let child = spawn(options, service, ports, &data_dir, log.as_ref())?;
+            azurite.children.push((service, child));
+        }
         azurite.wait_ready(options)?;
         Ok(azurite)
     }
 
     fn wait_ready(&mut self, options: &Options) -> Result<(), Error> {
         let started = Instant::now();
-        let addrs = [self.ports.blob, self.ports.queue, self.ports.table]
-            .map(|port| SocketAddr::from(([127, 0, 0, 1], port)));
+        let addrs = Service::ALL.map(|s| SocketAddr::from(([127, 0, 0, 1], s.port(self.ports))));
         loop {
-            if let Some(child) = self.child.as_mut() {
+            for (service, child) in &mut self.children {
                 if let Ok(Some(status)) = child.try_wait() {
-                    self.child = None;
                     let log_hint = options
                         .log_file
                         .as_ref()
                         .map(|p| format!("; see {}", p.display()))
                         .unwrap_or_default();
                     return Err(Error::Exited {
+                        service: service.name(),
                         status: status.to_string(),
                         log_hint,
                     });
@@ -282,9 +286,9 @@ impl Azurite {
         self.ports
     }
 
-    /// The operating system's id of the Azurite process.
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
+    /// The operating system's ids of the service processes still running.
+    pub fn pids(&self) -> Vec<u32> {
+        self.children.iter().map(|(_, child)| child.id()).collect()
     }
 
     /// `http://127.0.0.1:{port}/devstoreaccount1`
@@ -306,29 +310,23 @@ impl Azurite {
         )
     }
 
-    /// Stops Azurite: SIGTERM, then SIGKILL if it has not exited after a few seconds.
+    /// Stops the services: SIGTERM, then SIGKILL for any still running after a few seconds.
     pub fn stop(&mut self) {
-        let Some(mut child) = self.child.take() else {
-            return;
-        };
-        terminate(&child);
+        for (_, child) in &self.children {
+            terminate(child);
+        }
         let deadline = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < deadline {
-            match child.try_wait() {
-                Ok(Some(_)) => return,
-                Ok(None) => std::thread::sleep(Duration::from_millis(50)),
-                Err(_) => break,
+        while !self.children.is_empty() && Instant::now() < deadline {
+            self.children
+                .retain_mut(|(_, child)| matches!(child.try_wait(), Ok(None)));
+            if !self.children.is_empty() {
+                std::thread::sleep(Duration::from_millis(50));
             }
         }
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-
-    /// Waits for the process to exit on its own (e.g. after a Ctrl-C reached its process group).
-    pub fn wait(&mut self) -> Option<std::process::ExitStatus> {
-        let status = self.child.as_mut().and_then(|c| c.wait().ok());
-        self.child = None;
-        status
+        for (_, mut child) in self.children.drain(..) {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
@@ -339,8 +337,8 @@ impl Drop for Azurite {
 }
 
 fn resolve_ports(requested: Ports) -> Result<Ports, Error> {
-    // Free ports are found by binding port 0 and releasing it; the listeners are held until all
-    // three are chosen so the same port is not handed out twice.
+    // Free ports are found by binding port 0 and releasing it; the listeners are held until both
+    // are chosen so the same port is not handed out twice.
     let mut held = Vec::new();
     let mut pick = |port: u16, service: &'static str| -> Result<u16, Error> {
         let listener =
@@ -364,7 +362,6 @@ fn resolve_ports(requested: Ports) -> Result<Ports, Error> {
     let ports = Ports {
         blob: pick(requested.blob, "blob")?,
         queue: pick(requested.queue, "queue")?,
-        table: pick(requested.table, "table")?,
     };
     drop(held);
     Ok(ports)
@@ -396,6 +393,53 @@ fn terminate(child: &Child) {
     }
 }
 
+/// Starts one service. Both share the data folder (each keeps its own database files there) and
+/// the log file.
+fn spawn(
+    options: &Options,
+    service: Service,
+    ports: Ports,
+    data_dir: &Path,
+    log: Option<&std::fs::File>,
+) -> Result<Child, Error> {
+    let name = service.name();
+    let mut command = Command::new("node");
+    command
+        .arg(service.entry(&options.tools_dir))
+        .args([
+            "--silent",
+            "--skipApiVersionCheck",
+            "--loose",
+            "--disableTelemetry",
+        ])
+        .arg(format!("--{name}Host"))
+        .arg("127.0.0.1")
+        .arg(format!("--{name}Port"))
+        .arg(service.port(ports).to_string())
+        .arg("--location")
+        .arg(data_dir)
+        .stdin(Stdio::null());
+    match log {
+        Some(file) => {
+            let duplicate = || {
+                file.try_clone().map_err(|source| Error::Io {
+                    what: "duplicating Azurite's log file handle".into(),
+                    source,
+                })
+            };
+            command.stdout(duplicate()?).stderr(duplicate()?);
+        }
+        None => {
+            command.stdout(Stdio::null()).stderr(Stdio::null());
+        }
+    }
+    die_with_parent(&mut command);
+    command.spawn().map_err(|source| Error::Io {
+        what: format!("starting `node` to run Azurite's {name} service (is Node.js installed?)"),
+        source,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -406,8 +450,7 @@ mod tests {
             Ports::from_base(20000),
             Ports {
                 blob: 20000,
-                queue: 20001,
-                table: 20002
+                queue: 20001
             }
         );
         assert_eq!(Ports::from_base(0), Ports::ANY);
@@ -417,8 +460,6 @@ mod tests {
     fn free_ports_are_distinct() {
         let ports = resolve_ports(Ports::ANY).unwrap();
         assert_ne!(ports.blob, ports.queue);
-        assert_ne!(ports.queue, ports.table);
-        assert_ne!(ports.blob, ports.table);
     }
 
     #[test]
@@ -428,7 +469,6 @@ mod tests {
         let err = resolve_ports(Ports {
             blob: port,
             queue: 0,
-            table: 0,
         })
         .unwrap_err();
         assert!(matches!(err, Error::PortInUse { port: p, service: "blob" } if p == port));

@@ -281,7 +281,8 @@ impl RunState {
         self.scheduled.gaps(self.input_count)
     }
 
-    pub(crate) fn may_schedule(&self) -> bool {
+    /// Whether items may be fanned out now (`Pending` or `Running`; not suspended or over).
+    pub fn may_schedule(&self) -> bool {
         matches!(
             self.runtime_status,
             RuntimeStatus::Pending | RuntimeStatus::Running

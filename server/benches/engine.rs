@@ -2,9 +2,11 @@
 //! run (Azurite is the ceiling locally, so only ratios carry over to other machines).
 //!
 //! Run with `cargo xtask bench` (or `cargo bench -p server --bench engine`). Prints:
-//! - raw send rate (32 concurrent sends), the raw rate of the same two calls fan-out makes per
-//!   item (an input blob and a message), and the fan-out rate of a 10,000-item run (32 items at
-//!   a time, persisted per batch), with both ratios;
+//! - raw send rate (32 concurrent sends), raw blob upload rate (32 concurrent uploads), the raw
+//!   rate of the same two calls fan-out makes per item (an input blob and a message), and the
+//!   fan-out rate of a 10,000-item run (32 items at a time, persisted per batch), with its ratios.
+//!   Every item needs one upload and one send, so `min(upload, send) / send` bounds the ratio to
+//!   raw send that any fan-out can reach on this storage; the bench prints that bound too;
 //! - raw receive(32)+delete rate and the engine's fan-in rate (receive, apply, persist once per
 //!   batch, delete) of 10,000 completion events, and their ratio.
 
@@ -58,8 +60,29 @@ async fn main() {
         .await;
     let raw_send = rate(items, started.elapsed());
 
-    // Raw SDK doing what fan-out does per item: an input blob, then a message.
+    // Raw blob upload, the other half of every fan-out item.
     let raw_container = storage.container(names::INPUT_CONTAINER);
+    let started = Instant::now();
+    stream::iter(0..items)
+        .for_each_concurrent(CONCURRENCY, |i| {
+            let raw_container = &raw_container;
+            async move {
+                raw_container
+                    .blob_client(&format!("bench-raw-upload/{i:06}.json"))
+                    .upload(
+                        azure_core::http::RequestContent::from(
+                            format!("{{\"item\":{i}}}").into_bytes(),
+                        ),
+                        None,
+                    )
+                    .await
+                    .unwrap();
+            }
+        })
+        .await;
+    let raw_upload = rate(items, started.elapsed());
+
+    // Raw SDK doing what fan-out does per item: an input blob, then a message.
     let pair_queue = "bench-raw-pair";
     storage
         .queue(pair_queue)
@@ -91,6 +114,15 @@ async fn main() {
         })
         .await;
     let raw_pair = rate(items, started.elapsed());
+
+    // Only the queue being read stays filled: Azurite scans every stored message on each
+    // receive and delete, so leftovers would slow the phases after this one.
+    storage
+        .queue(pair_queue)
+        .unwrap()
+        .clear(None)
+        .await
+        .unwrap();
 
     // Raw receive + delete, the shape the fan-in uses: batches of 32, 16 deletes at a time.
     let started = Instant::now();
@@ -161,6 +193,11 @@ async fn main() {
 
     println!("engine benchmark, {items} items, Azurite on loopback");
     println!("  raw SDK send ({CONCURRENCY} concurrent)        {raw_send:>8.0} msg/s");
+    println!("  raw SDK blob upload ({CONCURRENCY} concurrent)     {raw_upload:>8.0} blobs/s");
+    println!(
+        "  bound on any fan-out's ratio to raw send: min(upload, send) / send = {:.2}",
+        raw_upload.min(raw_send) / raw_send
+    );
     println!("  raw SDK blob + send per item (same work) {raw_pair:>6.0} items/s");
     println!(
         "  fan-out (blob + message per item)      {fan_out:>8.0} items/s   ratio {:.2} to raw send, {:.2} to raw blob + send",

@@ -98,11 +98,9 @@ async fn unreachable_storage_is_reported_and_recovers_without_a_restart() {
     let ports = {
         let a = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let b = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let c = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         Ports {
             blob: a.local_addr().unwrap().port(),
             queue: b.local_addr().unwrap().port(),
-            table: c.local_addr().unwrap().port(),
         }
     };
     let server = TestServer::start(ports.blob, ports.queue).await;

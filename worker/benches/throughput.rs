@@ -1,8 +1,8 @@
 //! How fast the worker drains the queue, against the raw speed of the queue itself.
 //!
-//! Azurite, not the worker, is the ceiling locally (one Node process; each receive scans the
-//! visible messages), and its speed varies from run to run and machine to machine. So this
-//! program measures, on one private Azurite in one run:
+//! Azurite, not the worker, is the ceiling locally (one single-threaded Node process per
+//! service; each receive and delete scans every stored message), and its speed varies from run
+//! to run and machine to machine. So this program measures, on one private Azurite in one run:
 //! 1. the computation's rounds per second (what [`worker::DEFAULT_COST`] is derived from);
 //! 2. the raw SDK rate: `receive(32)` + `delete` per message, one consumer, on a queue pre-filled
 //!    with `BENCH_ITEMS` messages (default 2,000); and the same with `receive(1)`, the floor of

@@ -1,7 +1,8 @@
 //! `cargo xtask bench`: every benchmark, release builds, figures printed and saved.
 //!
 //! Storage benchmarks run against a private Azurite and report ratios to the raw SDK rate
-//! measured in the same run, since Azurite (one Node.js process) is the ceiling on any machine.
+//! measured in the same run, since Azurite (one single-threaded Node.js process per service) is the
+//! ceiling on any machine.
 
 use std::io::Write;
 use std::process::{Command, Stdio};

@@ -130,10 +130,16 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     })?;
     let azurite_ports = stack.azurite.ports();
     println!(
-        "Azurite: blob http://127.0.0.1:{}, queue http://127.0.0.1:{} (pid {}, data in {})",
+        "Azurite: blob http://127.0.0.1:{}, queue http://127.0.0.1:{} (pids {}, data in {})",
         azurite_ports.blob,
         azurite_ports.queue,
-        stack.azurite.pid().unwrap_or_default(),
+        stack
+            .azurite
+            .pids()
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
         data.join("azurite").display()
     );
     println!(

@@ -67,24 +67,31 @@ fn ctrl_c_stops_the_server_and_azurite() {
             }
         }
     });
-    let mut azurite_pid = None;
+    let mut azurite_pids = Vec::new();
     let url_line = loop {
         let line = lines_rx
             .recv_timeout(Duration::from_secs(120))
             .expect("the demo prints its URL");
-        if let Some(rest) = line.split("(pid ").nth(1) {
-            azurite_pid = rest
-                .split(|c: char| !c.is_ascii_digit())
+        if let Some(rest) = line.split("(pids ").nth(1) {
+            azurite_pids = rest
+                .split(')')
                 .next()
-                .and_then(|p| p.parse::<u32>().ok());
+                .unwrap_or_default()
+                .split(", ")
+                .filter_map(|p| p.parse::<u32>().ok())
+                .collect();
         }
         if line.contains("Scaleboard is running at") {
             break line;
         }
     };
     assert!(url_line.contains(&format!("http://{addr}")), "{url_line}");
-    let azurite_pid = azurite_pid.expect("the demo prints Azurite's pid");
-    assert!(process_exists(azurite_pid));
+    assert_eq!(
+        azurite_pids.len(),
+        2,
+        "the demo prints the pids of Azurite's blob and queue services"
+    );
+    assert!(azurite_pids.iter().all(|&pid| process_exists(pid)));
 
     let page = http_get(addr, "/");
     assert!(
@@ -107,7 +114,12 @@ fn ctrl_c_stops_the_server_and_azurite() {
         .expect("the demo exits within 30 s of Ctrl-C")
         .unwrap();
     assert!(status.success(), "{status}");
-    assert!(!process_exists(azurite_pid), "Azurite outlived the demo");
+    for pid in azurite_pids {
+        assert!(
+            !process_exists(pid),
+            "Azurite (pid {pid}) outlived the demo"
+        );
+    }
     assert!(
         !signal_group(group, 0),
         "a process of the demo is still running"

@@ -8,11 +8,13 @@
 //! loses it.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex as SyncMutex};
 use std::time::Duration;
 
 use azure_core::http::{Etag, RequestContent};
-use futures_util::{stream, StreamExt};
+use futures_util::stream::{self, FuturesUnordered};
+use futures_util::StreamExt;
 use orchestration::{apply_all, Command, Event, ItemResult, RunId, RunState, RuntimeStatus};
 use protocol::events::{parse_events, ItemEvent};
 use protocol::work::{item_blob, parse_item_blob, ItemOutput};
@@ -362,10 +364,9 @@ impl Engine {
         }
     }
 
-    /// Writes each unscheduled item's input blob and message, `fan_out_concurrency` at a time,
-    /// and records them as scheduled once per batch.
+    /// Fans out every unscheduled item of a run until none is left or the run stops taking
+    /// them (suspended, finished, purged), retrying after a pause when storage fails.
     async fn fan_out(self, id: RunId) {
-        let config = &self.inner.config;
         let mut delay = Duration::from_millis(200);
         loop {
             if self.inner.shutdown.is_cancelled() {
@@ -377,53 +378,27 @@ impl Engine {
             let (items, input) = {
                 let entry = entry.lock().await;
                 let state = &entry.doc.state;
-                if entry.purged
-                    || state.is_terminal()
-                    || state.runtime_status() == RuntimeStatus::Suspended
-                {
+                if entry.purged {
                     break;
                 }
                 (
-                    state.next_to_schedule(config.fan_out_batch),
+                    state.next_to_schedule(state.input_count() as usize),
                     entry.doc.input.clone(),
                 )
             };
             if items.is_empty() {
                 break;
             }
-            let results: Vec<(u32, Result<(), EngineError>)> = stream::iter(items)
-                .map(|item| {
-                    let engine = &self;
-                    let input = &input;
-                    let id = &id;
-                    async move { (item, engine.schedule_item(id, item, input).await) }
-                })
-                .buffer_unordered(config.fan_out_concurrency.max(1))
-                .collect()
-                .await;
-            let at = now_ms();
-            let mut events = Vec::with_capacity(results.len());
-            let mut failure = None;
-            for (item, result) in results {
-                match result {
-                    Ok(()) => events.push(Event::ItemScheduled { item, at }),
-                    Err(e) => failure = Some((item, e)),
+            match self.schedule_items(&id, items, &input).await {
+                Ok(()) => delay = Duration::from_millis(200),
+                Err(e) => {
+                    tracing::warn!(run = %id, "fan-out: {e}; retrying in {delay:?}");
+                    tokio::select! {
+                        _ = self.inner.shutdown.cancelled() => break,
+                        _ = tokio::time::sleep(delay) => {}
+                    }
+                    delay = (delay * 2).min(Duration::from_secs(10));
                 }
-            }
-            if !events.is_empty() {
-                if let Err(e) = self.apply(&id, events).await {
-                    failure = Some((0, e));
-                }
-            }
-            if let Some((item, e)) = failure {
-                tracing::warn!(run = %id, item, "fan-out: {e}; retrying in {delay:?}");
-                tokio::select! {
-                    _ = self.inner.shutdown.cancelled() => break,
-                    _ = tokio::time::sleep(delay) => {}
-                }
-                delay = (delay * 2).min(Duration::from_secs(10));
-            } else {
-                delay = Duration::from_millis(200);
             }
         }
         self.inner
@@ -431,6 +406,65 @@ impl Engine {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&id);
+    }
+
+    /// Writes the items' input blobs and messages, `fan_out_concurrency` at a time, and records
+    /// them as scheduled every `fan_out_batch` items.
+    ///
+    /// Items flow without a pause at batch boundaries: a batch is recorded while the next
+    /// items are being written (one recording at a time, so the document is written in order).
+    /// After a failed write, a failed recording, a suspension or a termination no new item is
+    /// started; the ones in flight finish and are recorded, so a message that went out is not
+    /// sent again by the next pass.
+    async fn schedule_items(
+        &self,
+        id: &RunId,
+        items: Vec<u32>,
+        input: &RunInput,
+    ) -> Result<(), EngineError> {
+        let config = &self.inner.config;
+        let batch = config.fan_out_batch.max(1);
+        let stop = AtomicBool::new(false);
+        let mut written = stream::iter(items)
+            .take_while(|_| {
+                let go = !stop.load(Ordering::Relaxed) && !self.inner.shutdown.is_cancelled();
+                std::future::ready(go)
+            })
+            .map(|item| async move { (item, self.schedule_item(id, item, input).await) })
+            .buffer_unordered(config.fan_out_concurrency.max(1));
+        let mut recording = FuturesUnordered::new();
+        let mut pending = Vec::with_capacity(batch);
+        let mut failure = None;
+        let mut exhausted = false;
+        loop {
+            if recording.is_empty()
+                && (pending.len() >= batch || (exhausted && !pending.is_empty()))
+            {
+                recording.push(self.apply(id, std::mem::take(&mut pending)));
+            }
+            tokio::select! {
+                Some(recorded) = recording.next() => match recorded {
+                    Ok(doc) if doc.state.may_schedule() => {}
+                    Ok(_) => stop.store(true, Ordering::Relaxed),
+                    Err(e) => {
+                        // Its items were written but are not recorded: the next pass sends
+                        // them again (same blobs, and completions count once).
+                        stop.store(true, Ordering::Relaxed);
+                        failure.get_or_insert(e);
+                    }
+                },
+                next = written.next(), if !exhausted => match next {
+                    Some((item, Ok(()))) => pending.push(Event::ItemScheduled { item, at: now_ms() }),
+                    Some((_, Err(e))) => {
+                        stop.store(true, Ordering::Relaxed);
+                        failure.get_or_insert(e);
+                    }
+                    None => exhausted = true,
+                },
+                else => break,
+            }
+        }
+        failure.map_or(Ok(()), Err)
     }
 
     /// The input blob first, then the message: a worker never finds a message without input.
@@ -556,12 +590,17 @@ impl Engine {
 
     /// Reads the events queue until shutdown: a batch at a time, applied and persisted per run,
     /// then deleted.
+    ///
+    /// The deletes of one batch run while the next batch is received and persisted: the queue
+    /// service is kept busy instead of waiting on the run document's write. They are still
+    /// started only after the state that includes their events is stored.
     async fn fan_in(self) {
         let mut idle = Duration::from_millis(50);
         let mut failing = false;
+        let mut deleting: Option<tokio::task::JoinHandle<()>> = None;
         loop {
             let received = tokio::select! {
-                _ = self.inner.shutdown.cancelled() => return,
+                _ = self.inner.shutdown.cancelled() => break,
                 received = self.inner.storage.receive(names::EVENTS_QUEUE, 32, self.inner.config.event_visibility) => received,
             };
             let pause = match received {
@@ -574,7 +613,11 @@ impl Engine {
                 Ok(messages) => {
                     failing = false;
                     idle = Duration::from_millis(50);
-                    self.handle_events(messages).await;
+                    let applied = self.apply_events(messages).await;
+                    if let Some(previous) = deleting.take() {
+                        let _ = previous.await;
+                    }
+                    deleting = Some(tokio::spawn(self.clone().delete_events(applied)));
                     continue;
                 }
                 Err(e) => {
@@ -586,16 +629,21 @@ impl Engine {
                 }
             };
             tokio::select! {
-                _ = self.inner.shutdown.cancelled() => return,
+                _ = self.inner.shutdown.cancelled() => break,
                 _ = tokio::time::sleep(pause) => {}
             }
         }
+        // Events already applied are deleted before stopping; had they stayed, they would
+        // only be applied again (idempotently) by the next server.
+        if let Some(previous) = deleting {
+            let _ = previous.await;
+        }
     }
 
-    /// Applies a batch of event messages: one persist per run, then deletes the messages whose
-    /// runs were all persisted. A message that cannot be understood is logged and deleted, so it
-    /// cannot block the queue.
-    pub async fn handle_events(&self, messages: Vec<Received>) {
+    /// Applies a batch of event messages, one persist per run, and returns the messages that
+    /// may now be deleted: those whose runs were all persisted. A message that cannot be
+    /// understood is logged and returned too, so it cannot block the queue.
+    async fn apply_events(&self, messages: Vec<Received>) -> Vec<Received> {
         let mut by_run: HashMap<RunId, Vec<Event>> = HashMap::new();
         // Each message with the runs it touches, and whether it must be kept for a retry.
         let mut touched: Vec<(Received, Vec<RunId>, bool)> = Vec::with_capacity(messages.len());
@@ -641,13 +689,17 @@ impl Engine {
                 }
             }
         }
-        let deletable: Vec<Received> = touched
+        touched
             .into_iter()
             .filter(|(_, runs, keep)| !keep && runs.iter().all(|run| !failed.contains(run)))
             .map(|(message, _, _)| message)
-            .collect();
+            .collect()
+    }
+
+    /// Deletes applied event messages, 16 at a time.
+    async fn delete_events(self, applied: Vec<Received>) {
         let storage = &self.inner.storage;
-        stream::iter(deletable)
+        stream::iter(applied)
             .for_each_concurrent(16, |message| async move {
                 if let Err(e) = storage.delete(names::EVENTS_QUEUE, &message).await {
                     tracing::warn!("deleting an applied event: {e}");
