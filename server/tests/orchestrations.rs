@@ -426,6 +426,68 @@ async fn a_server_restarted_mid_run_loses_nothing() {
 }
 
 #[tokio::test]
+async fn storage_lost_mid_fan_out_then_back_loses_nothing() {
+    let data = tempfile::tempdir().unwrap();
+    let options = Options {
+        data_dir: Some(data.path().to_path_buf()),
+        ..Options::for_tests()
+    };
+    let mut azurite = Azurite::start(&options).unwrap();
+    let ports = azurite.ports();
+    let settings = Settings {
+        engine: EngineConfig {
+            fan_out_batch: 25,
+            fan_out_concurrency: 4,
+            ..EngineConfig::default()
+        },
+        ..Settings::default()
+    };
+    let server = TestServer::with(ports.blob, ports.queue, settings).await;
+    let (id, _) = start_run(&server, "inputCount=600&cost=0").await;
+    wait_status(&server, &id, "part of the fan-out", |b| {
+        progress(b, "scheduled") >= 50
+    })
+    .await;
+
+    // Storage goes away mid fan-out: writes and recordings in flight fail.
+    azurite.stop();
+    eventually(Duration::from_secs(30), "readiness to fail", || async {
+        let ready = client().get(server.url("/readyz")).send().await.ok()?;
+        (ready.status() == StatusCode::SERVICE_UNAVAILABLE).then_some(())
+    })
+    .await;
+    let (_, during) = status(&server, &id).await;
+    assert!(progress(&during, "scheduled") < 600, "{during}");
+
+    // Back on the same ports with the same data, as after a restart of the emulator.
+    let _azurite = Azurite::start(&Options {
+        ports,
+        ..options.clone()
+    })
+    .unwrap();
+    let storage = server.storage.clone();
+    tokio::spawn(async move {
+        loop {
+            if work(&storage, 600).await == 0 {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    });
+    let done = wait_status(&server, &id, "completion after storage came back", |b| {
+        b["runtimeStatus"] == "Completed"
+    })
+    .await;
+    assert_eq!(progress(&done, "completed"), 600);
+    assert_eq!(progress(&done, "failed"), 0);
+    assert_eq!(
+        blobs_of_run(&server.storage, names::OUTPUT_CONTAINER, &id)
+            .await
+            .len(),
+        600
+    );
+}
+
+#[tokio::test]
 async fn bad_requests_get_a_json_error_naming_the_problem() {
     let azurite = Azurite::start(&Options::for_tests()).unwrap();
     let settings = Settings {
