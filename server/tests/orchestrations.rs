@@ -56,6 +56,17 @@ async fn wait_status(
     .await
 }
 
+/// A test worker that keeps taking work until the test ends.
+fn keep_working(storage: storage::Storage, batch: usize) {
+    tokio::spawn(async move {
+        loop {
+            if work(&storage, batch).await == 0 {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    });
+}
+
 fn progress(body: &Value, field: &str) -> u64 {
     body["customStatus"][field].as_u64().unwrap()
 }
@@ -354,14 +365,7 @@ async fn suspend_pauses_fan_out_and_resume_finishes_the_run() {
         client().post(&resume).send().await.unwrap().status(),
         StatusCode::ACCEPTED
     );
-    let storage = server.storage.clone();
-    tokio::spawn(async move {
-        loop {
-            if work(&storage, 400).await == 0 {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    });
+    keep_working(server.storage.clone(), 400);
     let done = wait_status(&server, &id, "completion after resume", |b| {
         b["runtimeStatus"] == "Completed"
     })
@@ -404,14 +408,7 @@ async fn a_server_restarted_mid_run_loses_nothing() {
     }
 
     let second = TestServer::with(ports.blob, ports.queue, slow()).await;
-    let worker_storage = storage.clone();
-    tokio::spawn(async move {
-        loop {
-            if work(&worker_storage, 600).await == 0 {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    });
+    keep_working(storage.clone(), 600);
     let done = wait_status(&second, &id, "completion after restart", |b| {
         b["runtimeStatus"] == "Completed"
     })
@@ -465,14 +462,7 @@ async fn storage_lost_mid_fan_out_then_back_loses_nothing() {
         ..options.clone()
     })
     .unwrap();
-    let storage = server.storage.clone();
-    tokio::spawn(async move {
-        loop {
-            if work(&storage, 600).await == 0 {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    });
+    keep_working(server.storage.clone(), 600);
     let done = wait_status(&server, &id, "completion after storage came back", |b| {
         b["runtimeStatus"] == "Completed"
     })
