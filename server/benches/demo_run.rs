@@ -2,29 +2,22 @@
 //! replica, pod and node series (`<target>/bench/demo-run.csv`), with the time from the first
 //! message to the first Running pod. Run with `cargo xtask bench`.
 
+mod common;
+
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use azurite::{Azurite, Options};
 use server::cluster::local::LocalCluster;
 use server::cluster::ClusterView;
 use server::orchestrator::{Engine, EngineConfig, RunInput};
-use storage::{names, Storage, StorageArgs};
+use storage::names;
 use tokio_util::sync::CancellationToken;
 
 #[tokio::main]
 async fn main() {
-    let items: u32 = std::env::var("SCALEBOARD_BENCH_ITEMS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(500);
-    let azurite = Azurite::start(&Options::for_tests()).expect("start Azurite");
-    let account = StorageArgs::azurite(azurite.ports().blob, azurite.ports().queue)
-        .account()
-        .unwrap();
-    let storage = Storage::connect(&account).unwrap();
-    storage.ensure_resources().await.unwrap();
+    let items = common::env_or("SCALEBOARD_BENCH_ITEMS", 500);
+    let (_azurite, storage) = common::private_storage().await;
     let shutdown = CancellationToken::new();
     let engine = Engine::start(storage.clone(), EngineConfig::default(), shutdown.clone());
     let profile = autoscale::Profile::demo();

@@ -12,16 +12,15 @@
 //! - the rate of external events (the `raiseEvent` path: one event, one persist per call) on one
 //!   run, 32 callers at a time.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
-use azurite::{Azurite, Options};
 use futures_util::{stream, StreamExt};
 use orchestration::{Event, ItemResult, RunId};
-use protocol::events::{
-    output_subject, BlobCreatedData, EventGridEvent, ResultExtension, BLOB_CREATED,
-};
+use protocol::events::{EventGridEvent, ResultExtension};
 use server::orchestrator::{Engine, EngineConfig, RunInput};
-use storage::{names, Storage, StorageArgs};
+use storage::names;
 use tokio_util::sync::CancellationToken;
 
 const ITEMS: u32 = 10_000;
@@ -31,73 +30,32 @@ const EXTERNAL_EVENTS: u32 = 2_000;
 
 #[tokio::main]
 async fn main() {
-    let items: u32 = std::env::var("SCALEBOARD_BENCH_ITEMS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(ITEMS);
-    let azurite = Azurite::start(&Options::for_tests()).expect("start Azurite");
-    let account = StorageArgs::azurite(azurite.ports().blob, azurite.ports().queue)
-        .account()
-        .unwrap();
-    let storage = Storage::connect(&account).unwrap();
-    storage.ensure_resources().await.unwrap();
+    let items = common::env_or("SCALEBOARD_BENCH_ITEMS", ITEMS);
+    let (_azurite, storage) = common::private_storage().await;
     let raw_queue = "bench-raw";
-    storage
-        .queue(raw_queue)
-        .unwrap()
-        .create(None)
-        .await
-        .unwrap();
-
-    // Raw send.
-    let started = Instant::now();
-    stream::iter(0..items)
-        .for_each_concurrent(CONCURRENCY, |i| {
-            let storage = &storage;
-            async move {
-                storage
-                    .send(raw_queue, &format!("{{\"item\":{i}}}"))
-                    .await
-                    .unwrap();
-            }
-        })
-        .await;
-    let raw_send = rate(items, started.elapsed());
-
-    // Raw blob upload, the other half of every fan-out item.
-    let raw_container = storage.container(names::INPUT_CONTAINER);
-    let started = Instant::now();
-    stream::iter(0..items)
-        .for_each_concurrent(CONCURRENCY, |i| {
-            let raw_container = &raw_container;
-            async move { upload(raw_container, &format!("bench-raw-upload/{i:06}.json"), i).await }
-        })
-        .await;
-    let raw_upload = rate(items, started.elapsed());
-
-    // Raw SDK doing what fan-out does per item: an input blob, then a message.
     let pair_queue = "bench-raw-pair";
-    storage
-        .queue(pair_queue)
-        .unwrap()
-        .create(None)
-        .await
-        .unwrap();
-    let started = Instant::now();
-    stream::iter(0..items)
-        .for_each_concurrent(CONCURRENCY, |i| {
-            let storage = &storage;
-            let raw_container = &raw_container;
-            async move {
-                upload(raw_container, &format!("bench-raw/{i:06}.json"), i).await;
-                storage
-                    .send(pair_queue, &format!("{{\"item\":{i}}}"))
-                    .await
-                    .unwrap();
-            }
-        })
-        .await;
-    let raw_pair = rate(items, started.elapsed());
+    for queue in [raw_queue, pair_queue] {
+        storage.queue(queue).unwrap().create(None).await.unwrap();
+    }
+    let raw_container = storage.container(names::INPUT_CONTAINER);
+    let storage = &storage;
+    let raw_container = &raw_container;
+
+    let raw_send = rate_of(items, |i| async move {
+        storage.send(raw_queue, &small_json(i)).await.unwrap();
+    })
+    .await;
+    // The other half of every fan-out item.
+    let raw_upload = rate_of(items, |i| async move {
+        upload(raw_container, &format!("bench-raw-upload/{i:06}.json"), i).await;
+    })
+    .await;
+    // What fan-out does per item: an input blob, then a message.
+    let raw_pair = rate_of(items, |i| async move {
+        upload(raw_container, &format!("bench-raw/{i:06}.json"), i).await;
+        storage.send(pair_queue, &small_json(i)).await.unwrap();
+    })
+    .await;
 
     // Only the queue being read stays filled: Azurite scans every stored message on each
     // receive and delete, so leftovers would slow the phases after this one.
@@ -118,9 +76,8 @@ async fn main() {
             .unwrap();
         taken += batch.len() as u32;
         stream::iter(batch)
-            .for_each_concurrent(16, |m| {
-                let storage = &storage;
-                async move { storage.delete(raw_queue, &m).await.unwrap() }
+            .for_each_concurrent(16, |m| async move {
+                storage.delete(raw_queue, &m).await.unwrap()
             })
             .await;
     }
@@ -130,18 +87,7 @@ async fn main() {
     let shutdown = CancellationToken::new();
     let engine = Engine::start(storage.clone(), EngineConfig::default(), shutdown.clone());
     let started = Instant::now();
-    let doc = engine
-        .start_run(
-            "ComputeOrchestrator",
-            RunInput {
-                input_count: items,
-                cost: 0,
-                fail_every: 0,
-            },
-        )
-        .await
-        .unwrap();
-    let id = doc.state.id().clone();
+    let id = start_run(&engine, items).await;
     wait_for(&engine, &id, |p| p.scheduled == items).await;
     let fan_out = rate(items, started.elapsed());
 
@@ -153,21 +99,11 @@ async fn main() {
         .await
         .unwrap();
     shutdown.cancel();
-    let started_fill = Instant::now();
-    stream::iter(0..items)
-        .for_each_concurrent(CONCURRENCY, |item| {
-            let storage = &storage;
-            let id = id.as_str();
-            async move {
-                let event = completion(id, item);
-                storage
-                    .send(names::EVENTS_QUEUE, &serde_json::to_string(&event).unwrap())
-                    .await
-                    .unwrap();
-            }
-        })
-        .await;
-    let fill = started_fill.elapsed();
+    let fill = rate_of(items, |item| {
+        let event = serde_json::to_string(&completion(id.as_str(), item)).unwrap();
+        async move { storage.send(names::EVENTS_QUEUE, &event).await.unwrap() }
+    })
+    .await;
     let shutdown = CancellationToken::new();
     let started = Instant::now();
     let engine = Engine::start(storage.clone(), EngineConfig::default(), shutdown.clone());
@@ -177,38 +113,22 @@ async fn main() {
     // External events: completions raised one call each, as `raiseEvent` does, by
     // `CONCURRENCY` callers at once on one run that has finished its fan-out.
     let external = items.min(EXTERNAL_EVENTS);
-    let doc = engine
-        .start_run(
-            "ComputeOrchestrator",
-            RunInput {
-                input_count: external,
-                cost: 0,
-                fail_every: 0,
-            },
-        )
-        .await
-        .unwrap();
-    let raised_id = doc.state.id().clone();
+    let raised_id = start_run(&engine, external).await;
     wait_for(&engine, &raised_id, |p| p.scheduled == external).await;
-    let started = Instant::now();
-    stream::iter(0..external)
-        .for_each_concurrent(CONCURRENCY, |item| {
-            let engine = &engine;
-            let id = &raised_id;
-            async move {
-                let result = ItemResult {
-                    value: u64::from(item),
-                    compute_ms: 1,
-                };
-                let at = u64::try_from(started.elapsed().as_millis()).unwrap();
-                engine
-                    .raise(id, Event::ItemCompleted { item, result, at })
-                    .await
-                    .unwrap();
-            }
-        })
-        .await;
-    let raised = rate(external, started.elapsed());
+    let (engine, raised_id) = (&engine, &raised_id);
+    let raised = rate_of(external, |item| async move {
+        let result = ItemResult {
+            value: u64::from(item),
+            compute_ms: 1,
+        };
+        let event = Event::ItemCompleted {
+            item,
+            result,
+            at: server::sampler::now_ms(),
+        };
+        engine.raise(raised_id, event).await.unwrap();
+    })
+    .await;
     shutdown.cancel();
 
     println!("engine benchmark, {items} items, Azurite on loopback");
@@ -231,10 +151,7 @@ async fn main() {
     println!(
         "  external events ({external} raised, {CONCURRENCY} at a time) {raised:>6.0} events/s  (one persist each)"
     );
-    println!(
-        "  (filling the events queue took {:.1} s)",
-        fill.as_secs_f64()
-    );
+    println!("  (filling the events queue ran at {fill:.0} msg/s)");
 }
 
 /// A small blob, as the raw SDK writes it.
@@ -242,11 +159,43 @@ async fn upload(container: &azure_storage_blob::BlobContainerClient, name: &str,
     container
         .blob_client(name)
         .upload(
-            azure_core::http::RequestContent::from(format!("{{\"item\":{i}}}").into_bytes()),
+            azure_core::http::RequestContent::from(small_json(i).into_bytes()),
             None,
         )
         .await
         .unwrap();
+}
+
+/// The raw phases' message or blob body.
+fn small_json(i: u32) -> String {
+    format!("{{\"item\":{i}}}")
+}
+
+/// Runs `op` for items `0..n`, `CONCURRENCY` at a time, and returns operations per second.
+async fn rate_of<F, Fut>(n: u32, op: F) -> f64
+where
+    F: FnMut(u32) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let started = Instant::now();
+    stream::iter(0..n)
+        .for_each_concurrent(CONCURRENCY, op)
+        .await;
+    rate(n, started.elapsed())
+}
+
+/// Starts a run of `items` items at cost 0 and returns its id.
+async fn start_run(engine: &Engine, items: u32) -> RunId {
+    let input = RunInput {
+        input_count: items,
+        cost: 0,
+        fail_every: 0,
+    };
+    let doc = engine
+        .start_run("ComputeOrchestrator", input)
+        .await
+        .unwrap();
+    doc.state.id().clone()
 }
 
 fn rate(n: u32, elapsed: Duration) -> f64 {
@@ -264,28 +213,16 @@ async fn wait_for(engine: &Engine, id: &RunId, done: impl Fn(orchestration::Prog
     }
 }
 
+/// The completion a worker posts for an item.
 fn completion(run_id: &str, item: u32) -> EventGridEvent {
-    EventGridEvent {
-        id: format!("{run_id}-{item}"),
-        topic: None,
-        subject: output_subject(run_id, item),
-        event_type: BLOB_CREATED.into(),
-        event_time: "2026-11-26T18:00:00Z".into(),
-        data: serde_json::to_value(BlobCreatedData {
-            api: "PutBlob".into(),
-            e_tag: None,
-            content_type: "application/json".into(),
-            content_length: 200,
-            blob_type: "BlockBlob".into(),
-            url: String::new(),
-            sequencer: String::new(),
-            scaleboard: Some(ResultExtension {
-                value: u64::from(item),
-                compute_ms: 1,
-            }),
-        })
-        .unwrap(),
-        data_version: String::new(),
-        metadata_version: Some("1".into()),
-    }
+    let blob = worker::event::OutputBlob {
+        url: String::new(),
+        content_length: 200,
+        etag: None,
+    };
+    let result = ResultExtension {
+        value: u64::from(item),
+        compute_ms: 1,
+    };
+    worker::event::completed(run_id, item, &blob, result)
 }

@@ -6,6 +6,8 @@
 //! (VmHWM) from /proc. Run with `cargo xtask bench` or `cargo bench -p server --bench
 //! live_fanout`; `SCALEBOARD_BENCH_CLIENTS` and `SCALEBOARD_BENCH_SECONDS` change the load.
 
+mod common;
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -14,13 +16,6 @@ use futures_util::StreamExt;
 use protocol::live::Frame;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
-
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn now_ms() -> u64 {
     SystemTime::now()
@@ -31,8 +26,8 @@ fn now_ms() -> u64 {
 
 #[tokio::main]
 async fn main() {
-    let clients = env_or("SCALEBOARD_BENCH_CLIENTS", 1000) as usize;
-    let seconds = env_or("SCALEBOARD_BENCH_SECONDS", 30);
+    let clients = common::env_or("SCALEBOARD_BENCH_CLIENTS", 1000) as usize;
+    let seconds = u64::from(common::env_or("SCALEBOARD_BENCH_SECONDS", 30));
     let azurite = Azurite::start(&Options::for_tests()).expect("start Azurite");
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -136,14 +136,7 @@ async fn the_policy_can_be_read_and_edited_live_and_bad_edits_are_refused() {
     };
     let server = TestServer::with(azurite.ports().blob, azurite.ports().queue, settings).await;
     let client = reqwest::Client::new();
-    let cluster: Value = client
-        .get(server.url("/api/cluster"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let cluster: Value = get_json(&client, &server.url("/api/cluster")).await;
     let mut profile = cluster["profile"].clone();
     profile["scaled_object"]["max_replicas"] = 3.into();
     let saved = client
@@ -153,14 +146,7 @@ async fn the_policy_can_be_read_and_edited_live_and_bad_edits_are_refused() {
         .await
         .unwrap();
     assert_eq!(saved.status(), 200);
-    let cluster: Value = client
-        .get(server.url("/api/cluster"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let cluster: Value = get_json(&client, &server.url("/api/cluster")).await;
     assert_eq!(cluster["profile"]["scaled_object"]["max_replicas"], 3);
 
     profile["scaled_object"]["min_replicas"] = 9.into();
@@ -185,14 +171,12 @@ async fn the_policy_can_be_read_and_edited_live_and_bad_edits_are_refused() {
         .unwrap();
     assert_eq!(garbage.status(), 400);
     // Nothing changed by the refused edits.
-    let cluster: Value = client
-        .get(server.url("/api/cluster"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let cluster: Value = get_json(&client, &server.url("/api/cluster")).await;
     assert_eq!(cluster["profile"]["scaled_object"]["max_replicas"], 3);
     assert_ne!(cluster["profile"]["scaled_object"]["min_replicas"], 9);
+}
+
+/// The JSON body of a GET.
+async fn get_json(client: &reqwest::Client, url: &str) -> Value {
+    client.get(url).send().await.unwrap().json().await.unwrap()
 }

@@ -30,6 +30,17 @@ pub fn completed(
     blob: &OutputBlob,
     result: ResultExtension,
 ) -> EventGridEvent {
+    blob_created(run_id, item, blob, Some(result))
+}
+
+/// The `BlobCreated` event for an item's output blob: with the `scaleboard` result extension
+/// as the worker sends it, or without, as an Event Grid subscription delivers it.
+pub fn blob_created(
+    run_id: &str,
+    item: u32,
+    blob: &OutputBlob,
+    result: Option<ResultExtension>,
+) -> EventGridEvent {
     let now = SystemTime::now();
     let data = BlobCreatedData {
         api: "PutBlob".into(),
@@ -41,7 +52,7 @@ pub fn completed(
         // Event Grid's sequencer orders events per blob; the write time in hex, zero-padded to
         // its 32 characters, orders them the same way.
         sequencer: format!("{:032x}", clock::unix_ms(now)),
-        scaleboard: Some(result),
+        scaleboard: result,
     };
     EventGridEvent {
         id: event_id(),

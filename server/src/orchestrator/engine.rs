@@ -270,17 +270,21 @@ impl Engine {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// A run's stored document and its ETag; `NotFound` when there is none.
+    async fn load(&self, id: &RunId) -> Result<(RunDocument, Etag), EngineError> {
+        self.inner
+            .store
+            .load(id)
+            .await?
+            .ok_or_else(|| EngineError::NotFound(id.to_string()))
+    }
+
     /// The entry of a run, loading it from storage when this process has not seen it.
     async fn entry(&self, id: &RunId) -> Result<Arc<Mutex<Entry>>, EngineError> {
         if let Some(entry) = self.runs().get(id) {
             return Ok(entry.clone());
         }
-        let (doc, etag) = self
-            .inner
-            .store
-            .load(id)
-            .await?
-            .ok_or_else(|| EngineError::NotFound(id.to_string()))?;
+        let (doc, etag) = self.load(id).await?;
         let entry = Arc::new(Mutex::new(Entry {
             doc,
             etag,
@@ -337,12 +341,7 @@ impl Engine {
                 }
                 Err(StoreError::Conflict(_)) if attempt < 2 => {
                     tracing::warn!(run = %id, "run document changed in storage; reloading");
-                    let (stored, etag) = self
-                        .inner
-                        .store
-                        .load(id)
-                        .await?
-                        .ok_or_else(|| EngineError::NotFound(id.to_string()))?;
+                    let (stored, etag) = self.load(id).await?;
                     entry.doc = stored;
                     entry.etag = etag;
                 }

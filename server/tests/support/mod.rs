@@ -5,9 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use protocol::events::{
-    output_subject, BlobCreatedData, EventGridEvent, ResultExtension, BLOB_CREATED,
-};
+use protocol::events::{EventGridEvent, ResultExtension};
 use protocol::live::LIVE_PATH;
 use protocol::work::{item_blob, ItemInput, ItemOutput, WorkItem};
 use std::sync::Arc;
@@ -226,29 +224,16 @@ pub async fn work(storage: &Storage, limit: usize) -> usize {
 /// A BlobCreated event for an item's output, with the result extension when `value` is given
 /// (as the worker sends it) or without (as Event Grid sends it).
 pub fn completion_event(run_id: &str, item: u32, value: Option<u64>) -> EventGridEvent {
-    EventGridEvent {
-        id: format!("{run_id}-{item}-{}", rand::random::<u32>()),
-        topic: None,
-        subject: output_subject(run_id, item),
-        event_type: BLOB_CREATED.into(),
-        event_time: "2026-11-26T18:00:00Z".into(),
-        data: serde_json::to_value(BlobCreatedData {
-            api: "PutBlob".into(),
-            e_tag: None,
-            content_type: "application/json".into(),
-            content_length: 100,
-            blob_type: "BlockBlob".into(),
-            url: format!("http://127.0.0.1/output/{}", item_blob(run_id, item)),
-            sequencer: String::new(),
-            scaleboard: value.map(|value| ResultExtension {
-                value,
-                compute_ms: 1,
-            }),
-        })
-        .unwrap(),
-        data_version: String::new(),
-        metadata_version: Some("1".into()),
-    }
+    let blob = worker::event::OutputBlob {
+        url: format!("http://127.0.0.1/output/{}", item_blob(run_id, item)),
+        content_length: 100,
+        etag: None,
+    };
+    let result = value.map(|value| ResultExtension {
+        value,
+        compute_ms: 1,
+    });
+    worker::event::blob_created(run_id, item, &blob, result)
 }
 
 pub async fn send_completion(storage: &Storage, run_id: &str, item: u32, value: Option<u64>) {
