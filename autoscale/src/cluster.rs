@@ -13,13 +13,37 @@ use serde::{Deserialize, Serialize};
 
 use crate::{
     events::{EventKind, EventLog, ScaleEvent},
-    hpa::{Hpa, Target},
-    keda::{self, Keda, Observation},
+    hpa::{Hpa, Reading, SyncRules, Target},
+    keda::{HpaRead, Keda, Observation},
     nodes::{self, Autoscaler, Node, NodeId, NodeState},
     pods::{self, Pod, PodId, PodPhase},
-    policy::Profile,
+    policy::{Profile, ScaledObject, MAX_NODES, MAX_REPLICAS},
     secs,
 };
+
+/// The reason of KEDA's scale to zero (or idle) after the cooldown.
+fn scale_in_reason(
+    from: u32,
+    to: u32,
+    spec: &ScaledObject,
+    last_active: Option<Duration>,
+) -> String {
+    let what = if spec.idle_replica_count.is_some() {
+        " (idle replica count)"
+    } else {
+        ""
+    };
+    match last_active {
+        Some(_) => format!(
+            "scale {from} → {to}{what} after cooldown {}",
+            secs::show(spec.cooldown_period)
+        ),
+        None => format!(
+            "scale {from} → {to}{what} after initial cooldown {}",
+            secs::show(spec.initial_cooldown_period)
+        ),
+    }
+}
 
 /// What the shell must do to its worker tasks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,7 +138,8 @@ impl Cluster {
             log: EventLog::default(),
             unreported: Vec::new(),
         };
-        for _ in 0..cluster.profile.node_pool.min_nodes {
+        // Bounded even for a profile that was never validated.
+        for _ in 0..cluster.profile.node_pool.min_nodes.min(MAX_NODES) {
             cluster.add_node(NodeState::Ready);
         }
         cluster
@@ -188,7 +213,7 @@ impl Cluster {
         self.profile = profile;
         self.autoscaler.reported_full = false;
         let have = u32::try_from(self.nodes.len()).unwrap_or(u32::MAX);
-        let min = self.profile.node_pool.min_nodes;
+        let min = self.profile.node_pool.min_nodes.min(MAX_NODES);
         if have < min {
             let ready_at = self
                 .now
@@ -304,25 +329,35 @@ impl Cluster {
         }
         let from = self.desired;
         let poll = self.keda.poll(now, observation, spec, from);
-        let (metric, activation) = (poll.metric, spec.activation_queue_length);
+        let activation = spec.activation_queue_length;
+        let queue = poll
+            .metric
+            .map_or_else(|| "metric failed".to_owned(), |m| format!("queue {m}"));
         let cooldown = secs::show(spec.cooldown_period);
+        let floor = spec.idle_replica_count.unwrap_or(spec.min_replicas);
         if poll.changed && !poll.active {
-            let mut reason = format!("deactivated: queue {metric} ≤ activation {activation}");
-            if spec.min_replicas == 0 && from > 0 {
-                reason += &format!("; scale to 0 after cooldown {cooldown}");
+            let mut reason = match poll.metric {
+                Some(m) => format!("deactivated: queue {m} ≤ activation {activation}"),
+                None => "deactivated: metric failed".to_owned(),
+            };
+            if poll.metric.is_some()
+                && from > floor
+                && (spec.min_replicas == 0 || spec.idle_replica_count.is_some())
+            {
+                reason += &format!("; scale to {floor} after cooldown {cooldown}");
             }
             events.push(ScaleEvent::new(now, EventKind::Deactivated, reason));
         }
         match poll.scale_to {
-            Some(to) if poll.active && from == 0 => events.push(ScaleEvent::new(
+            Some(to) if poll.active => events.push(ScaleEvent::new(
                 now,
                 EventKind::Activated,
-                format!("activated: queue {metric} > activation {activation}; scale 0 → {to}"),
+                format!("activated: {queue} > activation {activation}; scale {from} → {to}"),
             )),
-            Some(0) => events.push(ScaleEvent::new(
+            Some(to) if to < from => events.push(ScaleEvent::new(
                 now,
                 EventKind::ScaleToZero,
-                format!("scale {from} → 0 after cooldown {cooldown}"),
+                scale_in_reason(from, to, spec, self.keda.last_active),
             )),
             Some(to) => events.push(ScaleEvent::new(
                 now,
@@ -332,7 +367,7 @@ impl Cluster {
             None if poll.changed && poll.active => events.push(ScaleEvent::new(
                 now,
                 EventKind::Activated,
-                format!("activated: queue {metric} > activation {activation}"),
+                format!("activated: {queue} > activation {activation}"),
             )),
             None => {}
         }
@@ -343,30 +378,48 @@ impl Cluster {
 
     fn sync_hpa(&mut self, now: Duration, observation: &Observation, events: &mut Vec<ScaleEvent>) {
         let spec = &self.profile.scaled_object;
-        let behavior = &self.profile.hpa;
-        if !self.hpa.due(now, behavior.sync_period) {
+        if !self.hpa.due(now, self.profile.hpa.sync_period) {
             return;
         }
-        let live = keda::scaler_metric(observation, spec.queue_length_strategy);
-        let metric = if spec.use_cached_metrics {
-            self.keda.metric.unwrap_or(live)
+        // The HPA reads the metric through KEDA's metrics server on its own sync: afresh, or
+        // (useCachedMetrics) the value of KEDA's last poll.
+        let read = if spec.use_cached_metrics {
+            self.keda.metric
         } else {
-            live
+            observation.metric(spec.queue_length_strategy)
         };
+        let answer = self.keda.read_for_hpa(read, spec);
         let target = Target {
             per_pod: spec.queue_length,
             min_replicas: spec.min_replicas,
             max_replicas: spec.max_replicas,
         };
-        if let Some(decision) = self.hpa.sync(now, self.desired, metric, target, behavior) {
+        let reading = Reading {
+            metric: answer.value(),
+            status_replicas: self.status_replicas(),
+        };
+        let rules = SyncRules::from_profile(&self.profile);
+        if let Some(mut decision) = self.hpa.sync(now, self.desired, reading, target, &rules) {
             let kind = if decision.to > decision.from {
                 EventKind::ScaleUp
             } else {
                 EventKind::ScaleDown
             };
+            if let HpaRead::Fallback(_) = answer {
+                decision.reason += &format!(
+                    " (fallback: metric failed {} times in a row)",
+                    self.keda.failures
+                );
+            }
             self.desired = decision.to;
             events.push(ScaleEvent::new(now, kind, decision.reason));
         }
+    }
+
+    /// The Deployment's `status.replicas`: its pods that are not being deleted.
+    fn status_replicas(&self) -> u32 {
+        let active = self.pods.iter().filter(|p| p.is_active()).count();
+        u32::try_from(active).unwrap_or(u32::MAX)
     }
 
     /// The ReplicaSet: create Pending pods up to the desired count, or delete the surplus in
@@ -374,7 +427,8 @@ impl Cluster {
     /// asked to stop.
     fn reconcile(&mut self, now: Duration, commands: &mut Vec<Command>) {
         let active = self.pods.iter().filter(|p| p.is_active()).count();
-        let desired = self.desired as usize;
+        // Bounded even for a profile that was never validated.
+        let desired = self.desired.min(MAX_REPLICAS) as usize;
         if active < desired {
             for _ in active..desired {
                 self.next_pod += 1;
@@ -626,9 +680,9 @@ mod tests {
         cluster.step(s(0), &Observation::new(0));
         let snap = cluster.snapshot();
         assert_eq!((snap.pods_pending, snap.nodes_provisioning), (1, 1));
-        assert!(cluster
-            .events()
-            .any(|e| e.reason == "node added: 1 pods pending, no room"));
+        assert!(cluster.events().any(
+            |e| e.reason == "node added: 1 pods pending, no room (binpacking estimate 1 nodes)"
+        ));
         for t in 1..180 {
             cluster.step(s(t), &Observation::new(0));
         }
@@ -672,6 +726,16 @@ mod tests {
     }
 
     #[test]
+    fn setting_a_profile_with_the_same_min_nodes_adds_nothing() {
+        let mut cluster = Cluster::new(Profile::demo());
+        cluster.step(s(0), &Observation::new(0));
+        cluster.set_profile(Profile::demo());
+        let step = cluster.step(s(1), &Observation::new(0));
+        assert!(step.events.is_empty(), "{:?}", step.events);
+        assert_eq!(cluster.snapshot().nodes.len(), 1);
+    }
+
+    #[test]
     fn a_crashed_worker_restarts_in_the_same_pod() {
         let mut cluster = Cluster::new(Profile::demo());
         cluster.step(s(0), &Observation::new(3));
@@ -688,8 +752,9 @@ mod tests {
 
     #[test]
     fn cached_metrics_hold_the_polled_value_between_polls() {
-        // Polling 30 s, HPA sync 15 s: at 15 s only a live read sees the queue grow.
-        for (cached, expected) in [(false, 6), (true, 2)] {
+        // Polling 30 s, HPA sync 15 s: at 15 s only a live read sees the queue grow (100 / 5 = 20,
+        // capped at max(2 × 2, 4) = 4 on the legacy path).
+        for (cached, expected) in [(false, 4), (true, 2)] {
             let mut profile = Profile::aks();
             profile.scaled_object.use_cached_metrics = cached;
             let mut cluster = Cluster::new(profile);
@@ -712,6 +777,7 @@ mod tests {
         let obs = Observation {
             queue_length: 40,
             visible_length: Some(0),
+            failed: false,
         };
         cluster.step(s(0), &obs);
         assert_eq!(
@@ -733,6 +799,173 @@ mod tests {
         let logged: Vec<_> = cluster.events().cloned().collect();
         assert!(!logged.is_empty());
         assert_eq!(logged, returned);
+    }
+
+    #[test]
+    fn aks_default_gives_the_upstream_numbers() {
+        // Issue 14's acceptance numbers with `--profile aks` (no behavior: the legacy path).
+        let mut cluster = Cluster::new(Profile::aks());
+        // KEDA activates 0 → 1; the HPA, syncing in the same second, caps 1 → 4.
+        let step = cluster.step(s(0), &Observation::new(200));
+        let reasons: Vec<&str> = step.events.iter().map(|e| e.reason.as_str()).collect();
+        assert_eq!(
+            reasons,
+            [
+                "activated: queue 200 > activation 0; scale 0 → 1",
+                "scale 1 → 4: queue 200 / target 5 = 40, limited to 4 (max(2 × 1, 4) per sync)"
+            ]
+        );
+        let mut three = Profile::aks();
+        three.scaled_object.min_replicas = 3;
+        let mut cluster = Cluster::new(three);
+        cluster.step(s(0), &Observation::new(0));
+        cluster.step(s(15), &Observation::new(200));
+        assert_eq!(cluster.snapshot().desired_replicas, 6, "3 → 6");
+        // 55 messages at 10 replicas × queueLength 5: ratio exactly 1.1 keeps 10 (1.33 rule).
+        let mut ten = Profile::aks();
+        ten.scaled_object.min_replicas = 10;
+        let mut cluster = Cluster::new(ten.clone());
+        cluster.step(s(0), &Observation::new(0));
+        cluster.step(s(15), &Observation::new(55));
+        assert_eq!(cluster.snapshot().desired_replicas, 10);
+        ten.hpa.tolerance_rule = crate::policy::ToleranceRule::V1_32;
+        let mut cluster = Cluster::new(ten);
+        cluster.step(s(0), &Observation::new(0));
+        cluster.step(s(15), &Observation::new(55));
+        assert_eq!(cluster.snapshot().desired_replicas, 11, "1.32 rule scales");
+    }
+
+    #[test]
+    fn reactivation_within_the_window_climbs_back_to_the_old_count() {
+        let mut profile = Profile::seed_demo(); // polling 5 s, cooldown 30 s, window 300 s
+        profile.scaled_object.max_replicas = 20;
+        let mut cluster = Cluster::new(profile);
+        for t in 0..=60 {
+            cluster.step(s(t), &Observation::new(100));
+        }
+        assert_eq!(cluster.snapshot().desired_replicas, 20);
+        let mut zero_at = None;
+        for t in 61..200 {
+            cluster.step(s(t), &Observation::new(0));
+            if cluster.snapshot().desired_replicas == 0 {
+                zero_at = Some(t);
+                break;
+            }
+        }
+        let zero_at = zero_at.expect("scaled to zero after the cooldown");
+        // Three messages: one replica's worth, yet the HPA climbs to the window's 20.
+        let mut peak = 0;
+        for t in zero_at + 1..zero_at + 120 {
+            cluster.step(s(t), &Observation::new(3));
+            peak = peak.max(cluster.snapshot().desired_replicas);
+        }
+        assert_eq!(peak, 20);
+    }
+
+    #[test]
+    fn a_behavior_switches_to_the_behavior_path() {
+        let mut profile = Profile::aks();
+        profile
+            .scaled_object
+            .advanced
+            .horizontal_pod_autoscaler_config
+            .behavior = Some(crate::policy::Behavior::default());
+        let mut cluster = Cluster::new(profile);
+        cluster.step(s(0), &Observation::new(200));
+        assert_eq!(cluster.snapshot().desired_replicas, 5, "max(2 × 1, 1 + 4)");
+    }
+
+    #[test]
+    fn a_failing_metric_holds_then_falls_back() {
+        let mut profile = Profile::aks(); // polling 30 s, sync 15 s
+        profile.scaled_object.fallback = Some(crate::policy::Fallback {
+            failure_threshold: 2,
+            replicas: 6,
+        });
+        let mut cluster = Cluster::new(profile);
+        cluster.step(s(0), &Observation::new(10));
+        assert_eq!(cluster.snapshot().desired_replicas, 2);
+        let mut seen = Vec::new();
+        for t in [15, 30, 45, 60] {
+            let step = cluster.step(s(t), &Observation::failed());
+            seen.push(cluster.snapshot().desired_replicas);
+            if t == 45 {
+                assert_eq!(
+                    step.events.last().unwrap().reason,
+                    "scale 2 → 4: queue 30 / target 5 = 6, limited to 4 (max(2 × 2, 4) per sync) (fallback: metric failed 3 times in a row)"
+                );
+            }
+        }
+        // Failures 1 and 2 keep 2 replicas; the third is past the threshold: toward 6.
+        assert_eq!(seen, [2, 2, 4, 6]);
+        assert_eq!(cluster.snapshot().metric, None);
+        // KEDA never scales to zero while the metric is in error.
+        for t in 61..600 {
+            cluster.step(s(t), &Observation::failed());
+        }
+        assert_eq!(cluster.snapshot().desired_replicas, 6);
+    }
+
+    #[test]
+    fn without_fallback_a_failing_metric_keeps_the_count() {
+        let mut cluster = Cluster::new(Profile::seed_demo());
+        cluster.step(s(0), &Observation::new(10));
+        cluster.step(s(15), &Observation::new(10));
+        let before = cluster.snapshot().desired_replicas;
+        let mut events = Vec::new();
+        for t in 16..400 {
+            events.extend(cluster.step(s(t), &Observation::failed()).events);
+        }
+        assert_eq!(cluster.snapshot().desired_replicas, before);
+        assert!(events
+            .iter()
+            .any(|e| e.reason == "deactivated: metric failed"));
+    }
+
+    #[test]
+    fn idle_replica_count_and_initial_cooldown() {
+        let mut profile = Profile::seed_demo(); // polling 5 s
+        profile.scaled_object.min_replicas = 2;
+        profile.scaled_object.idle_replica_count = Some(0);
+        profile.scaled_object.initial_cooldown_period = s(60);
+        let mut cluster = Cluster::new(profile);
+        let mut events = Vec::new();
+        let mut idle_at = None;
+        for t in 0..120 {
+            events.extend(cluster.step(s(t), &Observation::new(0)).events);
+            if idle_at.is_none() && cluster.snapshot().desired_replicas == 0 {
+                idle_at = Some(t);
+            }
+        }
+        // Never active: the initial cooldown (60 s, strictly) ends at the poll at 65 s.
+        assert_eq!(idle_at, Some(65));
+        assert!(events
+            .iter()
+            .any(|e| e.reason == "scale 2 → 0 (idle replica count) after initial cooldown 60 s"));
+        cluster.step(s(120), &Observation::new(1));
+        assert_eq!(
+            cluster.snapshot().desired_replicas,
+            2,
+            "active: back to min"
+        );
+    }
+
+    #[test]
+    fn hostile_counts_are_bounded_even_without_validation() {
+        let mut profile = Profile::demo();
+        profile.scaled_object.min_replicas = u32::MAX;
+        profile.scaled_object.max_replicas = u32::MAX;
+        profile.node_pool.min_nodes = u32::MAX;
+        profile.node_pool.max_nodes = u32::MAX;
+        assert!(profile.validate().is_err());
+        let mut cluster = Cluster::new(profile.clone());
+        cluster.step(s(0), &Observation::new(0));
+        let snap = cluster.snapshot();
+        assert_eq!(snap.pods.len(), MAX_REPLICAS as usize);
+        assert_eq!(snap.nodes.len(), MAX_NODES as usize);
+        let mut small = Cluster::new(Profile::demo());
+        small.set_profile(profile);
+        assert_eq!(small.snapshot().nodes.len(), MAX_NODES as usize);
     }
 
     fn arb_profile() -> impl Strategy<Value = Profile> {

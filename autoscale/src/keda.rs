@@ -1,12 +1,15 @@
 //! KEDA's part: the `azure-queue` scaler's metric, activation, and the scale between zero and
 //! one, which KEDA does itself because the HPA cannot scale from or to zero.
 //!
-//! KEDA's operator polls the trigger every `pollingInterval`. When the scaler is active and the
-//! target has 0 replicas it scales to `max(minReplicaCount, 1)`; when the scaler is inactive,
-//! `minReplicaCount` is 0 and the trigger was last active more than `cooldownPeriod` ago, it
-//! scales to 0. Between 1 and the maximum the HPA decides (see [`crate::hpa`]).
-//! (KEDA docs: "Scaling Deployments", `pollingInterval`, `cooldownPeriod`,
-//! `activationQueueLength`.)
+//! KEDA's operator polls the trigger every `pollingInterval` and runs `RequestScale`
+//! (kedacore/keda pkg/scaling/executor/scale_scaledobjects.go). When the scaler is active and the
+//! target has 0 replicas (or fewer than `minReplicaCount` with `idleReplicaCount` set) it scales
+//! to `max(minReplicaCount, 1)`; when the scaler is inactive, the target is above
+//! `idleReplicaCount` (or above 0 with `minReplicaCount` 0) and the trigger was last active more
+//! than `cooldownPeriod` ago (never active: `initialCooldownPeriod` after creation), it scales to
+//! `idleReplicaCount` or `minReplicaCount`. The cooldown applies to that step only. A metric read
+//! that fails makes the trigger inactive *and* in error, which never scales to zero. Between 1 and
+//! the maximum the HPA decides (see [`crate::hpa`]).
 
 use std::time::Duration;
 
@@ -25,6 +28,10 @@ pub struct Observation {
     pub queue_length: u64,
     /// Visible messages, when the shell peeked (at most [`VISIBLE_PEEK_LIMIT`] are meaningful).
     pub visible_length: Option<u64>,
+    /// The queue could not be read (storage unreachable): the scaler's metric fails, which
+    /// counts toward `fallback.failureThreshold`. The counts above are then ignored.
+    #[serde(default)]
+    pub failed: bool,
 }
 
 impl Observation {
@@ -33,7 +40,21 @@ impl Observation {
         Self {
             queue_length,
             visible_length: None,
+            failed: false,
         }
+    }
+
+    /// A failed read of the queue.
+    pub fn failed() -> Self {
+        Self {
+            failed: true,
+            ..Self::default()
+        }
+    }
+
+    /// The scaler's metric, or `None` when the read failed.
+    pub fn metric(&self, strategy: QueueLengthStrategy) -> Option<u64> {
+        (!self.failed).then(|| scaler_metric(self, strategy))
     }
 }
 
@@ -52,28 +73,61 @@ pub fn is_active(metric: u64, activation: u64) -> bool {
     metric > activation
 }
 
-/// Whether the cooldown since the trigger was last active has passed. KEDA compares
-/// `lastActiveTime + cooldownPeriod` strictly before now; a trigger never active has no cooldown.
-pub fn cooldown_elapsed(last_active: Option<Duration>, now: Duration, cooldown: Duration) -> bool {
-    last_active.is_none_or(|at| at.saturating_add(cooldown) < now)
+/// Whether the cooldown has passed (`scaleToZeroOrIdle`): `lastActiveTime + cooldownPeriod`
+/// strictly before now, or, for a trigger never active, the ScaledObject's creation (time 0)
+/// `+ initialCooldownPeriod` strictly before now.
+pub fn cooldown_elapsed(
+    last_active: Option<Duration>,
+    now: Duration,
+    cooldown: Duration,
+    initial_cooldown: Duration,
+) -> bool {
+    match last_active {
+        Some(at) => at.saturating_add(cooldown) < now,
+        None => initial_cooldown < now,
+    }
 }
 
-/// What KEDA's scale loop does to the target's replicas at one poll, if anything.
-pub fn scale_decision(
-    current: u32,
-    active: bool,
-    min_replicas: u32,
-    cooldown_elapsed: bool,
-) -> Option<u32> {
-    if active && current == 0 {
-        Some(min_replicas.max(1))
-    } else if !active && current > 0 && min_replicas == 0 && cooldown_elapsed {
-        Some(0)
-    } else if current < min_replicas {
-        Some(min_replicas)
-    } else {
-        None
+/// The inputs of one `RequestScale`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScaleInputs {
+    /// The target's `spec.replicas`.
+    pub current: u32,
+    /// Whether the trigger is active.
+    pub active: bool,
+    /// Whether the trigger's metric read failed.
+    pub error: bool,
+    /// `minReplicaCount`.
+    pub min_replicas: u32,
+    /// `idleReplicaCount`.
+    pub idle_replicas: Option<u32>,
+    /// `fallback.replicas`, if a fallback is set.
+    pub fallback: Option<u32>,
+    /// Whether the cooldown (or initial cooldown) has passed.
+    pub cooldown_elapsed: bool,
+}
+
+/// What KEDA's `RequestScale` does to the target's replicas at one poll, if anything.
+pub fn scale_decision(i: ScaleInputs) -> Option<u32> {
+    if i.active {
+        let idle_below_min = i.idle_replicas.is_some() && i.current < i.min_replicas;
+        // scaleFromZeroOrIdle
+        return (idle_below_min || i.current == 0).then_some(i.min_replicas.max(1));
     }
+    if i.error && i.fallback.is_none_or(|replicas| replicas != 0) {
+        // In error: with a fallback the HPA takes over after failureThreshold; without one
+        // KEDA only marks the ScaledObject not Ready. Neither scales to zero. (A fallback of
+        // 0 replicas falls through to the cases below, as upstream's switch does.)
+        return None;
+    }
+    let above_idle = i.idle_replicas.is_some_and(|idle| i.current > idle);
+    if above_idle || (i.current > 0 && i.min_replicas == 0) {
+        // scaleToZeroOrIdle
+        return i
+            .cooldown_elapsed
+            .then_some(i.idle_replicas.unwrap_or(i.min_replicas));
+    }
+    (i.current < i.min_replicas && i.idle_replicas.is_none()).then_some(i.min_replicas)
 }
 
 /// What KEDA remembers between polls.
@@ -81,18 +135,23 @@ pub fn scale_decision(
 pub struct Keda {
     /// When the trigger was last polled.
     pub last_poll: Option<Duration>,
-    /// The metric read at the last poll.
+    /// The metric read at the last poll (`None` if that read failed).
     pub metric: Option<u64>,
     /// Whether the scaler was active at the last poll.
     pub active: bool,
     /// The `status.lastActiveTime` of the ScaledObject.
     pub last_active: Option<Duration>,
+    /// The trigger's `status.health.numberOfFailures`: failed metric reads in a row, counted on
+    /// the metrics server's reads for the HPA.
+    #[serde(default)]
+    pub failures: u32,
 }
 
 /// The outcome of one poll.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Poll {
-    pub metric: u64,
+    /// The metric read, or `None` if the read failed.
+    pub metric: Option<u64>,
     pub active: bool,
     /// Whether `active` differs from the previous poll.
     pub changed: bool,
@@ -107,7 +166,8 @@ impl Keda {
             .is_none_or(|at| now.saturating_sub(at) >= interval)
     }
 
-    /// Polls the trigger: reads the metric, updates activity and decides the 0 ↔ 1 step.
+    /// Polls the trigger: reads the metric, updates activity and decides the step to or from
+    /// zero (or idle).
     pub fn poll(
         &mut self,
         now: Duration,
@@ -115,22 +175,74 @@ impl Keda {
         spec: &ScaledObject,
         current: u32,
     ) -> Poll {
-        let metric = scaler_metric(observation, spec.queue_length_strategy);
-        let active = is_active(metric, spec.activation_queue_length);
+        let metric = observation.metric(spec.queue_length_strategy);
+        let active = metric.is_some_and(|m| is_active(m, spec.activation_queue_length));
         let changed = active != self.active;
         self.last_poll = Some(now);
-        self.metric = Some(metric);
+        self.metric = metric;
         self.active = active;
         if active {
             self.last_active = Some(now);
         }
-        let elapsed = cooldown_elapsed(self.last_active, now, spec.cooldown_period);
-        let scale_to = scale_decision(current, active, spec.min_replicas, elapsed);
+        let scale_to = scale_decision(ScaleInputs {
+            current,
+            active,
+            error: metric.is_none(),
+            min_replicas: spec.min_replicas,
+            idle_replicas: spec.idle_replica_count,
+            fallback: spec.fallback.map(|f| f.replicas),
+            cooldown_elapsed: cooldown_elapsed(
+                self.last_active,
+                now,
+                spec.cooldown_period,
+                spec.initial_cooldown_period,
+            ),
+        });
         Poll {
             metric,
             active,
             changed,
             scale_to,
+        }
+    }
+
+    /// What the metrics server answers the HPA (`GetMetricsWithFallback` in
+    /// kedacore/keda pkg/fallback/fallback.go): a good read resets the failure count; a failed
+    /// one adds to it, and once the count is greater than `failureThreshold` the answer is
+    /// `fallback.replicas × queueLength`, so the HPA computes `fallback.replicas`. Otherwise a
+    /// failed read stays a failure (`None`) and the HPA keeps the count.
+    pub fn read_for_hpa(&mut self, read: Option<u64>, spec: &ScaledObject) -> HpaRead {
+        if let Some(metric) = read {
+            self.failures = 0;
+            return HpaRead::Metric(metric);
+        }
+        self.failures = self.failures.saturating_add(1);
+        match spec.fallback {
+            Some(fallback) if self.failures > fallback.failure_threshold => {
+                HpaRead::Fallback(u64::from(fallback.replicas).saturating_mul(spec.queue_length))
+            }
+            _ => HpaRead::Failed,
+        }
+    }
+}
+
+/// What the HPA gets from KEDA's metrics server at one sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HpaRead {
+    /// The scaler's metric.
+    Metric(u64),
+    /// The metric failed more than `failureThreshold` times: the fallback value.
+    Fallback(u64),
+    /// The metric failed (not yet past the threshold, or no fallback).
+    Failed,
+}
+
+impl HpaRead {
+    /// The value the HPA computes from, if any.
+    pub fn value(self) -> Option<u64> {
+        match self {
+            HpaRead::Metric(v) | HpaRead::Fallback(v) => Some(v),
+            HpaRead::Failed => None,
         }
     }
 }
@@ -164,6 +276,7 @@ mod tests {
         let obs = |all, visible| Observation {
             queue_length: all,
             visible_length: visible,
+            failed: false,
         };
         for (observation, strategy, metric) in [
             (obs(50, Some(10)), All, 50),
@@ -183,25 +296,47 @@ mod tests {
     }
 
     #[test]
-    fn cooldown_is_strict_and_absent_activity_has_none() {
+    fn cooldown_is_strict_and_never_active_uses_the_initial_cooldown() {
+        // kedacore/keda pkg/scaling/executor/scale_scaledobjects.go (v2.17) `scaleToZeroOrIdle`:
+        // `LastActiveTime.Add(cooldownPeriod).Before(now)`, or with no LastActiveTime
+        // `CreationTimestamp.Add(initialCooldownPeriod).Before(now)`.
         let s = Duration::from_secs;
-        for (last, now, cooldown, elapsed) in [
-            (None, s(0), s(300), true),
-            (Some(s(100)), s(399), s(300), false),
-            (Some(s(100)), s(400), s(300), false),
-            (Some(s(100)), s(401), s(300), true),
-            (Some(s(0)), s(1), s(0), true),
+        for (last, now, cooldown, initial, elapsed) in [
+            (None, s(0), s(300), s(0), false),
+            (None, s(1), s(300), s(0), true),
+            (None, s(60), s(300), s(60), false),
+            (None, s(61), s(300), s(60), true),
+            (Some(s(100)), s(399), s(300), s(0), false),
+            (Some(s(100)), s(400), s(300), s(0), false),
+            (Some(s(100)), s(401), s(300), s(0), true),
+            (Some(s(100)), s(401), s(300), s(1000), true),
+            (Some(s(0)), s(1), s(0), s(0), true),
         ] {
             assert_eq!(
-                cooldown_elapsed(last, now, cooldown),
+                cooldown_elapsed(last, now, cooldown, initial),
                 elapsed,
-                "{last:?} {now:?}"
+                "{last:?} {now:?} {cooldown:?} {initial:?}"
             );
+        }
+    }
+
+    fn inputs(current: u32, active: bool, min: u32, elapsed: bool) -> ScaleInputs {
+        ScaleInputs {
+            current,
+            active,
+            error: false,
+            min_replicas: min,
+            idle_replicas: None,
+            fallback: None,
+            cooldown_elapsed: elapsed,
         }
     }
 
     #[test]
     fn keda_scales_only_between_zero_and_one_or_up_to_min() {
+        // kedacore/keda pkg/scaling/executor/scale_scaledobjects.go (v2.17) `RequestScale`, and
+        // scale_scaledobjects_test.go: active at 0 → max(min, 1); inactive with min 0 → 0 only
+        // after the cooldown; inactive below min → min; otherwise the HPA decides.
         for (current, active, min, elapsed, expected) in [
             (0, true, 0, false, Some(1)),
             (0, true, 3, false, Some(3)),
@@ -211,13 +346,98 @@ mod tests {
             (4, false, 2, true, None),
             (4, true, 0, true, None),
             (1, false, 2, false, Some(2)),
+            (1, true, 2, false, None),
+            (2, false, 2, true, None),
         ] {
             assert_eq!(
-                scale_decision(current, active, min, elapsed),
+                scale_decision(inputs(current, active, min, elapsed)),
                 expected,
                 "current {current} active {active} min {min} elapsed {elapsed}"
             );
         }
+    }
+
+    #[test]
+    fn idle_replica_count_replaces_min_while_inactive() {
+        // `RequestScale`: with idleReplicaCount, active below min → min (scaleFromZeroOrIdle);
+        // inactive above idle → idle after the cooldown (getIdleOrMinimumReplicaCount); inactive
+        // below min stays (the min case needs idleReplicaCount unset).
+        for (current, active, elapsed, expected) in [
+            (0, true, false, Some(3)),
+            (2, true, false, Some(3)),
+            (3, true, false, None),
+            (5, false, true, Some(0)),
+            (5, false, false, None),
+            (0, false, true, None),
+        ] {
+            let i = ScaleInputs {
+                idle_replicas: Some(0),
+                ..inputs(current, active, 3, elapsed)
+            };
+            assert_eq!(scale_decision(i), expected, "{i:?}");
+        }
+        let idle_one = ScaleInputs {
+            idle_replicas: Some(1),
+            ..inputs(1, false, 3, true)
+        };
+        assert_eq!(scale_decision(idle_one), None, "at idle already");
+    }
+
+    #[test]
+    fn an_error_never_scales_to_zero_unless_the_fallback_is_zero() {
+        // `RequestScale`: `isError && Fallback != nil && Fallback.Replicas != 0` and
+        // `isError && Fallback == nil` do nothing; a fallback of 0 replicas falls through.
+        for (fallback, current, min, expected) in [
+            (None, 4, 0, None),
+            (Some(2), 4, 0, None),
+            (Some(0), 4, 0, Some(0)),
+            (None, 1, 2, None),
+            (Some(0), 1, 2, Some(2)),
+        ] {
+            let i = ScaleInputs {
+                error: true,
+                fallback,
+                ..inputs(current, false, min, true)
+            };
+            assert_eq!(scale_decision(i), expected, "{i:?}");
+        }
+    }
+
+    #[test]
+    fn fallback_applies_after_more_than_failure_threshold_failures() {
+        // kedacore/keda pkg/fallback/fallback.go (v2.17) `GetMetricsWithFallback`:
+        // `NumberOfFailures > FailureThreshold` → `replicas × target`; a good read resets.
+        let mut spec = Profile::aks().scaled_object; // queueLength 5
+        spec.fallback = Some(crate::policy::Fallback {
+            failure_threshold: 2,
+            replicas: 6,
+        });
+        let mut keda = Keda::default();
+        assert_eq!(keda.read_for_hpa(None, &spec), HpaRead::Failed);
+        assert_eq!(keda.read_for_hpa(None, &spec), HpaRead::Failed);
+        assert_eq!(keda.read_for_hpa(None, &spec), HpaRead::Fallback(30));
+        assert_eq!(keda.failures, 3);
+        assert_eq!(HpaRead::Fallback(30).value(), Some(30));
+        assert_eq!(keda.read_for_hpa(Some(7), &spec), HpaRead::Metric(7));
+        assert_eq!(keda.failures, 0);
+        assert_eq!(keda.read_for_hpa(None, &spec), HpaRead::Failed);
+        assert_eq!(HpaRead::Failed.value(), None);
+        spec.fallback = None;
+        for _ in 0..5 {
+            assert_eq!(keda.read_for_hpa(None, &spec), HpaRead::Failed);
+        }
+    }
+
+    #[test]
+    fn a_failed_poll_is_inactive_and_in_error() {
+        let spec = Profile::seed_demo().scaled_object;
+        let mut keda = Keda::default();
+        keda.poll(Duration::ZERO, &Observation::new(3), &spec, 0);
+        let poll = keda.poll(Duration::from_secs(100), &Observation::failed(), &spec, 4);
+        assert_eq!(poll.metric, None);
+        assert!(!poll.active && poll.changed);
+        assert_eq!(poll.scale_to, None, "an error never scales to zero");
+        assert_eq!(keda.metric, None);
     }
 
     #[test]
@@ -227,8 +447,8 @@ mod tests {
         let mut keda = Keda::default();
         let poll = keda.poll(s(0), &Observation::new(3), &spec, 0);
         assert_eq!(
-            (poll.active, poll.changed, poll.scale_to),
-            (true, true, Some(1))
+            (poll.metric, poll.active, poll.changed, poll.scale_to),
+            (Some(3), true, true, Some(1))
         );
         let poll = keda.poll(s(5), &Observation::new(0), &spec, 4);
         assert_eq!(

@@ -47,8 +47,9 @@ pub use keda::Observation;
 pub use nodes::{Node, NodeId, NodeState};
 pub use pods::{Pod, PodId, PodPhase};
 pub use policy::{
-    ClusterAutoscaler, HpaBehavior, NodePool, PodTemplate, Profile, ProfileError,
-    QueueLengthStrategy, Resources, ScaledObject,
+    Advanced, Behavior, ClusterAutoscaler, Fallback, HorizontalPodAutoscalerConfig, HpaBehavior,
+    HpaScalingPolicy, HpaScalingRules, NodePool, PodTemplate, PolicyType, Profile, ProfileError,
+    QueueLengthStrategy, Resources, ScaledObject, SelectPolicy, ToleranceRule,
 };
 pub use simulate::{simulate, SimRow, Simulation};
 pub use trace::{parse_trace_csv, TraceError};

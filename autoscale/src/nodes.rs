@@ -1,9 +1,12 @@
 //! Nodes of the pool and the cluster autoscaler's rules for adding and removing them.
 //!
 //! Scale-up: at each scan, pods that are Pending because no node has room are packed first onto
-//! nodes still provisioning, then onto as many new empty nodes as they need (bounded by the
-//! pool's maximum); a pod too big for an empty node asks for none. A new node is Ready after
-//! the provisioning delay. (Cluster autoscaler FAQ: "How does scale-up work?")
+//! nodes still provisioning, then onto as many new empty nodes as they need, in one step (the
+//! binpacking estimator of kubernetes/autoscaler cluster-autoscaler/estimator), bounded by the
+//! pool's `maxCount` and `max-nodes-total`; a pod too big for an empty node asks for none. A new
+//! node is Ready after the provisioning delay; one not Ready within `max-node-provision-time` is
+//! given up and the node group backs off scale-ups for `initial-node-group-backoff-duration`
+//! (cluster-autoscaler/clusterstate). (Cluster autoscaler FAQ: "How does scale-up work?")
 //!
 //! Scale-down: a Ready node whose requested utilization (the larger of CPU and memory
 //! requested / allocatable) stays below `scale-down-utilization-threshold` for
@@ -23,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     events::{EventKind, ScaleEvent},
     pods::{Pod, PodPhase},
-    policy::{ClusterAutoscaler, NodePool, Resources},
+    policy::{ClusterAutoscaler, NodePool, Resources, MAX_NODES},
     secs,
 };
 
@@ -165,6 +168,32 @@ pub struct Autoscaler {
     pub last_scale_up: Option<Duration>,
     /// Whether "pool at max" was already said for the current shortage.
     pub reported_full: bool,
+    /// No scale-up before this time: a node failed to come up within
+    /// `max-node-provision-time`.
+    #[serde(default, with = "opt_secs")]
+    pub backoff_until: Option<Duration>,
+}
+
+/// The most nodes the autoscaler may have: the pool's `maxCount`, and `max-nodes-total` when
+/// set (0 means no limit).
+/// Bounded by [`MAX_NODES`] even for a profile that was never validated.
+pub fn node_limit(pool: &NodePool, rules: &ClusterAutoscaler) -> u32 {
+    let limit = match rules.max_nodes_total {
+        0 => pool.max_nodes,
+        total => pool.max_nodes.min(total),
+    };
+    limit.min(MAX_NODES)
+}
+
+/// Whether a node asked for at `added_at` and still not Ready has exceeded
+/// `max-node-provision-time` (strictly, as upstream compares `Before(now)`).
+pub fn provision_timed_out(added_at: Duration, now: Duration, limit: Duration) -> bool {
+    added_at.saturating_add(limit) < now
+}
+
+/// Whether scale-up is still backed off at `now`.
+pub fn backed_off(until: Option<Duration>, now: Duration) -> bool {
+    until.is_some_and(|at| now < at)
 }
 
 impl Autoscaler {
@@ -187,17 +216,54 @@ impl Autoscaler {
     ) -> Vec<ScaleEvent> {
         self.last_scan = Some(now);
         let mut events = Vec::new();
-        self.scale_up(now, nodes, pods, pool, next_id, &mut events);
+        self.give_up_slow_nodes(now, nodes, rules, &mut events);
+        if !backed_off(self.backoff_until, now) {
+            self.scale_up(now, nodes, pods, pool, rules, next_id, &mut events);
+        }
         self.scale_down(now, nodes, pods, pool, rules, &mut events);
         events
     }
 
+    /// Removes nodes not Ready within `max-node-provision-time` and backs the group off.
+    fn give_up_slow_nodes(
+        &mut self,
+        now: Duration,
+        nodes: &mut Vec<Node>,
+        rules: &ClusterAutoscaler,
+        events: &mut Vec<ScaleEvent>,
+    ) {
+        let limit = rules.max_node_provision_time;
+        let before = nodes.len();
+        nodes.retain(|n| {
+            let slow = !n.is_ready() && provision_timed_out(n.added_at, now, limit);
+            if slow {
+                events.push(ScaleEvent::new(
+                    now,
+                    EventKind::NodeRemoved,
+                    format!(
+                        "node removed: {} not ready within max-node-provision-time {}; scale-up backs off for initial-node-group-backoff-duration {}",
+                        n.id,
+                        secs::show(limit),
+                        secs::show(rules.initial_node_group_backoff_duration)
+                    ),
+                ));
+            }
+            !slow
+        });
+        if nodes.len() < before {
+            self.backoff_until =
+                Some(now.saturating_add(rules.initial_node_group_backoff_duration));
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn scale_up(
         &mut self,
         now: Duration,
         nodes: &mut Vec<Node>,
         pods: &[Pod],
         pool: &NodePool,
+        rules: &ClusterAutoscaler,
         next_id: &mut u64,
         events: &mut Vec<ScaleEvent>,
     ) {
@@ -212,9 +278,8 @@ impl Autoscaler {
             .map(|n| n.allocatable.saturating_sub(requested_on(n.id, pods)))
             .collect();
         let need = nodes_to_add(&pending, &upcoming, pool.allocatable);
-        let room = pool
-            .max_nodes
-            .saturating_sub(u32::try_from(nodes.len()).unwrap_or(u32::MAX));
+        let limit = node_limit(pool, rules);
+        let room = limit.saturating_sub(u32::try_from(nodes.len()).unwrap_or(u32::MAX));
         let add = need.min(room);
         if add > 0 {
             for _ in 0..add {
@@ -232,7 +297,10 @@ impl Autoscaler {
             events.push(ScaleEvent::new(
                 now,
                 EventKind::NodeAdded,
-                format!("{what}: {} pods pending, no room", pending.len()),
+                format!(
+                    "{what}: {} pods pending, no room (binpacking estimate {need} nodes)",
+                    pending.len()
+                ),
             ));
         }
         if need > add {
@@ -241,8 +309,8 @@ impl Autoscaler {
                     now,
                     EventKind::NodePoolFull,
                     format!(
-                        "node pool at max {} nodes: {} pods pending, no room",
-                        pool.max_nodes,
+                        "node pool at max {limit} nodes ({}): {} pods pending, no room",
+                        limit_name(pool, rules),
                         pending.len()
                     ),
                 ));
@@ -298,12 +366,22 @@ impl Autoscaler {
                 now,
                 EventKind::NodeRemoved,
                 format!(
-                    "node removed: {id} utilization {:.2} < {threshold} for {}",
+                    "node removed: {id} utilization {:.2} < scale-down-utilization-threshold {threshold} for {} (scale-down-unneeded-time {})",
                     utilization(Resources::default(), node.allocatable),
-                    secs::show(now.saturating_sub(since))
+                    secs::show(now.saturating_sub(since)),
+                    secs::show(rules.scale_down_unneeded_time)
                 ),
             ));
         }
+    }
+}
+
+/// Which limit [`node_limit`] is, in upstream's words.
+fn limit_name(pool: &NodePool, rules: &ClusterAutoscaler) -> &'static str {
+    if rules.max_nodes_total != 0 && rules.max_nodes_total < pool.max_nodes {
+        "max-nodes-total"
+    } else {
+        "the pool's maxCount"
     }
 }
 
@@ -439,7 +517,14 @@ mod tests {
         assert_eq!(ca.last_scale_up, Some(s(10)));
         let kinds: Vec<EventKind> = events.iter().map(|e| e.kind).collect();
         assert_eq!(kinds, [EventKind::NodeAdded, EventKind::NodePoolFull]);
-        assert_eq!(events[0].reason, "2 nodes added: 20 pods pending, no room");
+        assert_eq!(
+            events[0].reason,
+            "2 nodes added: 20 pods pending, no room (binpacking estimate 4 nodes)"
+        );
+        assert_eq!(
+            events[1].reason,
+            "node pool at max 3 nodes (the pool's maxCount): 20 pods pending, no room"
+        );
         // The same shortage is not reported again.
         let events = ca.scan(
             s(20),
@@ -500,6 +585,7 @@ mod tests {
             scale_down_utilization_threshold: 0.5,
             scale_down_unneeded_time: s(600),
             scale_down_delay_after_add: s(600),
+            ..Profile::aks().cluster_autoscaler
         };
         for (since, last_up, now, occupied, count, min, removed) in [
             (Some(0), None, 600, false, 2, 1, true),
@@ -534,7 +620,7 @@ mod tests {
             if removed {
                 assert_eq!(
                     events.last().unwrap().reason,
-                    format!("node removed: node-{count} utilization 0.00 < 0.5 for {now} s")
+                    format!("node removed: node-{count} utilization 0.00 < scale-down-utilization-threshold 0.5 for {now} s (scale-down-unneeded-time 600 s)")
                 );
             }
         }
@@ -563,6 +649,86 @@ mod tests {
         pods.truncate(3);
         ca.scan(s(610), &mut nodes, &pods, pool, rules, &mut next);
         assert_eq!(nodes[0].unneeded_since, Some(s(610)));
+    }
+
+    #[test]
+    fn max_nodes_total_caps_the_pool() {
+        let profile = Profile::aks();
+        let pool = &profile.node_pool; // maxCount 10
+        for (total, limit, name) in [
+            (0, 10, "the pool's maxCount"),
+            (4, 4, "max-nodes-total"),
+            (10, 10, "the pool's maxCount"),
+            (20, 10, "the pool's maxCount"),
+        ] {
+            let rules = ClusterAutoscaler {
+                max_nodes_total: total,
+                ..profile.cluster_autoscaler.clone()
+            };
+            assert_eq!(node_limit(pool, &rules), limit, "total {total}");
+            assert_eq!(limit_name(pool, &rules), name, "total {total}");
+        }
+        let rules = ClusterAutoscaler {
+            max_nodes_total: 2,
+            ..profile.cluster_autoscaler.clone()
+        };
+        let pods: Vec<Pod> = (1..=20).map(|i| pod(i, None)).collect();
+        let mut nodes = ready_nodes(pool, 1);
+        let events = Autoscaler::default().scan(s(10), &mut nodes, &pods, pool, &rules, &mut 1);
+        assert_eq!(nodes.len(), 2);
+        assert_eq!(
+            events[1].reason,
+            "node pool at max 2 nodes (max-nodes-total): 20 pods pending, no room"
+        );
+    }
+
+    #[test]
+    fn a_node_not_ready_within_max_node_provision_time_is_given_up_and_backs_off() {
+        // cluster-autoscaler clusterstate: a node unregistered for longer than
+        // `max-node-provision-time` (strictly) is removed and the node group backs off.
+        for (added, now, timed_out) in [(0, 900, false), (0, 901, true), (100, 1000, false)] {
+            assert_eq!(
+                provision_timed_out(s(added), s(now), s(900)),
+                timed_out,
+                "{added} {now}"
+            );
+        }
+        for (until, now, off) in [
+            (None, 0, false),
+            (Some(300), 299, true),
+            (Some(300), 300, false),
+        ] {
+            assert_eq!(backed_off(until.map(s), s(now)), off, "{until:?} {now}");
+        }
+        let profile = Profile::aks();
+        let mut pool = profile.node_pool.clone();
+        pool.provisioning_delay = s(3600); // never comes up in time
+        let rules = &profile.cluster_autoscaler;
+        pool.min_nodes = 0;
+        let pods: Vec<Pod> = (1..=7).map(|i| pod(i, None)).collect();
+        let mut nodes = Vec::new();
+        let mut next = 0;
+        let mut ca = Autoscaler::default();
+        ca.scan(s(0), &mut nodes, &pods, &pool, rules, &mut next);
+        assert_eq!(nodes.len(), 2, "7 pending pods need two nodes, in one step");
+        let quiet = ca.scan(s(900), &mut nodes, &pods, &pool, rules, &mut next);
+        assert!(quiet.is_empty(), "{quiet:?}");
+        let events = ca.scan(s(910), &mut nodes, &pods, &pool, rules, &mut next);
+        assert!(nodes.is_empty());
+        assert_eq!(
+            events[0].reason,
+            "node removed: node-1 not ready within max-node-provision-time 900 s; scale-up backs off for initial-node-group-backoff-duration 300 s"
+        );
+        assert_eq!(
+            events.len(),
+            2,
+            "both slow nodes, and no scale-up while backed off"
+        );
+        assert_eq!(ca.backoff_until, Some(s(1210)));
+        ca.scan(s(1200), &mut nodes, &pods, &pool, rules, &mut next);
+        assert!(nodes.is_empty(), "still backed off");
+        ca.scan(s(1210), &mut nodes, &pods, &pool, rules, &mut next);
+        assert_eq!(nodes.len(), 2, "backoff over: scale up again");
     }
 
     #[test]

@@ -20,6 +20,24 @@ pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
     })
 }
 
+/// `Option<Duration>` as seconds or `null`.
+pub(crate) mod opt {
+    use serde::{de::Error as _, Deserialize, Deserializer, Serialize, Serializer};
+    use std::time::Duration;
+
+    pub(crate) fn serialize<S: Serializer>(v: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        v.map(|d| d.as_secs_f64()).serialize(s)
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Duration>, D::Error> {
+        Option::<f64>::deserialize(d)?
+            .map(|s| Duration::try_from_secs_f64(s).map_err(D::Error::custom))
+            .transpose()
+    }
+}
+
 /// Formats a duration as people write it in a reason: `30 s`, `2.5 s`.
 pub(crate) fn show(value: Duration) -> String {
     if value.subsec_nanos() == 0 {
