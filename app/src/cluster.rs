@@ -1,18 +1,19 @@
 //! What `GET /api/cluster` says: which cluster view the server uses and, for the local model,
-//! its scaling profile (editable in the settings panel).
+//! its scaling profile (editable in the settings panel), as `protocol::cluster` types.
 
 use leptos::prelude::*;
-use serde_json::Value;
+use protocol::cluster::{ClusterInfo as Described, Profile};
+use protocol::live::ClusterSource;
 
 use crate::http;
 
 /// The cluster view's description, once fetched. Cheap to copy.
 #[derive(Clone, Copy, Debug)]
 pub struct ClusterInfo {
-    /// `local`, `kube` or `none`; `None` until the first answer.
-    pub source: RwSignal<Option<String>>,
-    /// The local model's profile (JSON, as the server serialises it).
-    pub profile: RwSignal<Option<Value>>,
+    /// The view in use; `None` until the first answer.
+    pub source: RwSignal<Option<ClusterSource>>,
+    /// The local model's profile.
+    pub profile: RwSignal<Option<Profile>>,
     /// Why the last fetch failed.
     pub error: RwSignal<Option<String>>,
 }
@@ -27,27 +28,29 @@ impl ClusterInfo {
     }
 
     pub fn is_local(&self) -> bool {
-        self.source.with(|s| s.as_deref() == Some("local"))
+        self.source.with(|s| *s == Some(ClusterSource::Local))
     }
 
     /// The profile's name, e.g. `demo`.
     pub fn profile_name(&self) -> Option<String> {
-        self.profile
-            .with(|p| p.as_ref()?.get("name")?.as_str().map(str::to_string))
+        self.profile.with(|p| p.as_ref().map(|p| p.name.clone()))
     }
 
     /// Fetches the description again.
     pub fn refresh(&self) {
         let this = *self;
         leptos::task::spawn_local(async move {
-            match http::send("GET", "/api/cluster", None).await {
-                Ok(reply) if reply.is_success() => {
-                    let json = reply.json().unwrap_or_default();
-                    this.source.set(json["source"].as_str().map(str::to_string));
-                    this.profile
-                        .set(json.get("profile").filter(|p| p.is_object()).cloned());
-                    this.error.set(None);
-                }
+            match http::send("GET", protocol::routes::CLUSTER, None).await {
+                Ok(reply) if reply.is_success() => match reply.parse::<Described>() {
+                    Some(described) => {
+                        this.source.set(Some(described.source));
+                        this.profile.set(described.profile);
+                        this.error.set(None);
+                    }
+                    None => this.error.set(Some(
+                        "the cluster description is not one this page reads".into(),
+                    )),
+                },
                 Ok(reply) => this.error.set(Some(reply.error_message())),
                 Err(e) => this.error.set(Some(e)),
             }

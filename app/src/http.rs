@@ -15,18 +15,16 @@ impl Reply {
         (200..300).contains(&self.status)
     }
 
-    pub fn json(&self) -> Option<serde_json::Value> {
+    /// The body as one of the API's typed documents, `None` when it is not one.
+    pub fn parse<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
         serde_json::from_str(&self.body).ok()
     }
 
     /// What went wrong, in the server's words: the `error` of its JSON body, else the body,
     /// else the status.
     pub fn error_message(&self) -> String {
-        if let Some(message) = self
-            .json()
-            .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_string))
-        {
-            return message;
+        if let Some(body) = self.parse::<protocol::durable::ErrorBody>() {
+            return body.error;
         }
         let body = self.body.trim();
         if body.is_empty() {

@@ -40,6 +40,8 @@ pub struct LiveState {
     pub latest: Memo<Option<Sample>>,
     pub connection: RwSignal<Connection>,
     pub interval_ms: RwSignal<u64>,
+    /// The recent runs as the feed last described them, newest first.
+    pub runs: RwSignal<Vec<RunProgress>>,
     /// Runs started from this page, shown from the moment the server accepted them until the
     /// feed lists them.
     pub started: RwSignal<Vec<RunProgress>>,
@@ -53,6 +55,7 @@ impl LiveState {
             latest: Memo::new(move |_| samples.with(|s| s.last().cloned())),
             connection: RwSignal::new(Connection::Connecting),
             interval_ms: RwSignal::new(1000),
+            runs: RwSignal::new(Vec::new()),
             started: RwSignal::new(Vec::new()),
         }
     }
@@ -63,11 +66,14 @@ impl LiveState {
             Frame::Snapshot {
                 interval_ms,
                 samples,
+                runs,
             } => {
                 self.interval_ms.set(interval_ms);
                 self.samples.set(samples);
+                self.runs.set(runs);
             }
             Frame::Sample { sample } => self.samples.update(|samples| push(samples, sample)),
+            Frame::Runs { runs } => self.runs.update(|known| merge_runs(known, runs)),
         }
     }
 
@@ -94,6 +100,21 @@ fn push(samples: &mut Vec<Sample>, sample: Sample) {
         let excess = samples.len() - MAX_SAMPLES;
         samples.drain(..excess);
     }
+}
+
+/// Takes runs that changed: each replaces the run with its id, or joins the list; newest first.
+fn merge_runs(known: &mut Vec<RunProgress>, changed: Vec<RunProgress>) {
+    for run in changed {
+        match known.iter_mut().find(|r| r.id == run.id) {
+            Some(slot) => *slot = run,
+            None => known.push(run),
+        }
+    }
+    known.sort_by(|a, b| {
+        b.created_ms
+            .cmp(&a.created_ms)
+            .then_with(|| a.id.cmp(&b.id))
+    });
 }
 
 /// Opens the live socket and keeps it open for the life of the page.

@@ -1,3 +1,4 @@
+use leptos::nonce::use_nonce;
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
@@ -10,18 +11,34 @@ use crate::pages::dashboard::Dashboard;
 use crate::pages::run::RunPage;
 use crate::prefs::{Prefs, HEAD_SCRIPT};
 
+/// The page's Content-Security-Policy for a response whose inline scripts carry `nonce`:
+/// scripts only from this origin or with the nonce, WebAssembly compiled from them, connections
+/// (the API and the live socket) only to this origin, no plugins, no form posts elsewhere.
+/// Style attributes stay allowed: the progress bars' widths and the legend's colours are
+/// rendered as `style=` on the server.
+pub fn content_security_policy(nonce: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
+         style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; \
+         object-src 'none'; base-uri 'none'; form-action 'self'"
+    )
+}
+
 /// The HTML document the server sends; the app hydrates inside its `<body>`.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let csp = use_nonce().map(|nonce| content_security_policy(&nonce));
     view! {
         <!DOCTYPE html>
         <html lang="en" data-theme="dark" data-presenter="off">
             <head>
                 <meta charset="utf-8" />
+                // First, so it covers everything after it; `frame-ancestors` comes as a header.
+                <meta http-equiv="Content-Security-Policy" content=csp />
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="color-scheme" content="dark light" />
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml" />
                 // Applies the stored theme before the first paint (see `prefs`).
-                <script inner_html=HEAD_SCRIPT></script>
+                <script nonce=use_nonce() inner_html=HEAD_SCRIPT></script>
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
                 <MetaTags />

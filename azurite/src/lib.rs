@@ -367,8 +367,11 @@ fn resolve_ports(requested: Ports) -> Result<Ports, Error> {
     Ok(ports)
 }
 
+/// Makes `command`'s process receive SIGTERM when this process dies, even by SIGKILL, so no
+/// emulator or server outlives the demo or the test that started it. (Also used by `xtask` for
+/// the server it starts.)
 #[allow(unsafe_code)]
-fn die_with_parent(command: &mut Command) {
+pub fn die_with_parent(command: &mut Command) {
     use std::os::unix::process::CommandExt;
     // SAFETY: prctl is async-signal-safe and touches no memory of the parent; this is the
     // documented way to tie a child's life to its parent on Linux.

@@ -209,6 +209,34 @@ mod tests {
         assert!(serde_json::from_str::<RunId>(r#""""#).is_err());
     }
 
+    #[test]
+    fn every_view_of_an_id_is_its_text() {
+        let id: RunId = "Run-7".parse().expect("valid id");
+        assert_eq!(id.as_str(), "Run-7");
+        assert_eq!(AsRef::<str>::as_ref(&id), "Run-7");
+        assert_eq!(id.to_string(), "Run-7");
+        assert_eq!(String::from(id.clone()), "Run-7");
+        assert_eq!(RunId::try_from("Run-7".to_owned()), Ok(id));
+        assert_eq!(
+            "a/b".parse::<RunId>(),
+            Err(RunIdError::InvalidChar { index: 1, ch: '/' })
+        );
+        assert_eq!(RunId::try_from(String::new()), Err(RunIdError::Empty));
+    }
+
+    #[test]
+    fn errors_read_well() {
+        assert_eq!(RunIdError::Empty.to_string(), "run id is empty");
+        assert_eq!(
+            RunIdError::TooLong { len: 65 }.to_string(),
+            "run id is 65 characters long, at most 64 are allowed"
+        );
+        assert_eq!(
+            RunIdError::InvalidChar { index: 3, ch: '/' }.to_string(),
+            "run id has '/' at byte 3; only A-Z, a-z, 0-9 and '-' are allowed"
+        );
+    }
+
     proptest! {
         #[test]
         fn every_random_id_parses_back(n in any::<u128>()) {

@@ -23,46 +23,9 @@ pub const HISTORY_LIMIT: usize = 100;
 /// small whatever they say.
 pub const MAX_REASON_BYTES: usize = 200;
 
-/// The runtime status of a run, spelled as Durable Functions spells it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum RuntimeStatus {
-    /// Requested, nothing scheduled yet.
-    Pending,
-    /// At least one item scheduled, not all accounted for.
-    Running,
-    /// Every item completed.
-    Completed,
-    /// Every item accounted for, at least one failed.
-    Failed,
-    /// Stopped on request before finishing.
-    Terminated,
-    /// Scheduling paused on request; outcomes are still recorded.
-    Suspended,
-}
-
-impl RuntimeStatus {
-    /// Whether the run is over; a terminal run ignores every further event.
-    pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            RuntimeStatus::Completed | RuntimeStatus::Failed | RuntimeStatus::Terminated
-        )
-    }
-}
-
-/// How far a run has got. Also the run's Durable Functions `customStatus`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Progress {
-    /// Items fanned out (including those known to have finished without a scheduling event).
-    pub scheduled: u32,
-    /// Items completed.
-    pub completed: u32,
-    /// Items failed.
-    pub failed: u32,
-    /// N.
-    pub total: u32,
-}
+/// The runtime status, `customStatus` and `output` of a run are part of the Durable Functions
+/// contract, so they live in `protocol`; the machine decides them.
+pub use protocol::durable::{Output, Progress, RuntimeStatus};
 
 /// Order-independent summary of the completed items' results: every field is a commutative,
 /// associative fold, so any order of completions gives the same aggregate.
@@ -90,27 +53,6 @@ impl Aggregate {
         self.total_compute_ms += u64::from(result.compute_ms);
         self.max_compute_ms = self.max_compute_ms.max(result.compute_ms);
     }
-}
-
-/// A run's Durable Functions `output`: the aggregate plus how many items failed.
-///
-/// Available at any time so the dashboard can show partial results; Durable Functions itself
-/// only reports an output once the run is terminal, and the server decides which it shows.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Output {
-    /// Items completed.
-    pub completed: u32,
-    /// Items failed.
-    pub failed: u32,
-    /// Wrapping sum of the completed items' values.
-    pub sum: u64,
-    /// Xor of the completed items' values.
-    pub xor: u64,
-    /// Sum of the compute times.
-    pub total_compute_ms: u64,
-    /// Longest compute time.
-    pub max_compute_ms: u32,
 }
 
 /// The durable state of one run.
@@ -305,13 +247,13 @@ impl RunState {
 
 /// Cuts `reason` to at most [`MAX_REASON_BYTES`] bytes, at a character boundary.
 pub(crate) fn clip_reason(mut reason: String) -> String {
-    if reason.len() > MAX_REASON_BYTES {
-        let mut end = MAX_REASON_BYTES;
-        while !reason.is_char_boundary(end) {
-            end -= 1;
-        }
-        reason.truncate(end);
-    }
+    // The longest prefix of at most MAX_REASON_BYTES that ends at a character boundary (0 always
+    // does); the whole reason when it is short enough.
+    let end = (0..=MAX_REASON_BYTES.min(reason.len()))
+        .rev()
+        .find(|&end| reason.is_char_boundary(end))
+        .unwrap_or(0);
+    reason.truncate(end);
     reason
 }
 
@@ -449,6 +391,16 @@ mod tests {
             }]
         ));
         assert_eq!(s.unscheduled(), vec![0..5]);
+    }
+
+    #[test]
+    fn a_run_reports_the_id_name_and_size_it_was_created_with() {
+        let s = RunState::new(RunId::parse("run-9").unwrap(), "Fanout", 7, 1000);
+        assert_eq!(s.id().as_str(), "run-9");
+        assert_eq!(s.name(), "Fanout");
+        assert_eq!(s.input_count(), 7);
+        assert_eq!(s.terminate_reason(), None);
+        assert_eq!(s.aggregate(), Aggregate::default());
     }
 
     #[test]
@@ -638,5 +590,161 @@ mod tests {
         v.as_object_mut().unwrap().remove("completed");
         let err = parse(v).unwrap_err();
         assert!(err.contains("completed"), "{err}");
+    }
+
+    /// A stored document of `n` items with the given status, item sets (base64), aggregate
+    /// count and terminate reason; everything else as a new run writes it.
+    fn stored(
+        n: u32,
+        status: &str,
+        [scheduled, completed, failed]: [&str; 3],
+        aggregate_count: u32,
+        terminate_reason: Option<&str>,
+    ) -> Value {
+        let mut v = serde_json::to_value(state(n)).unwrap();
+        v["runtimeStatus"] = json!(status);
+        v["scheduled"] = json!(scheduled);
+        v["completed"] = json!(completed);
+        v["failed"] = json!(failed);
+        v["aggregate"]["count"] = json!(aggregate_count);
+        if let Some(reason) = terminate_reason {
+            v["terminateReason"] = json!(reason);
+        }
+        v
+    }
+
+    // Item sets in their stored form: item i is bit i % 8 of byte i / 8.
+    const NONE: &str = "";
+    const ITEM_0: &str = "AQ==";
+    const ITEM_1: &str = "Ag==";
+    const ITEMS_0_1: &str = "Aw==";
+    const ITEM_2: &str = "BA==";
+    const ITEMS_0_1_2: &str = "Bw==";
+
+    #[test]
+    fn documents_that_keep_every_invariant_are_accepted() {
+        let cases = [
+            stored(3, "Pending", [NONE; 3], 0, None),
+            stored(3, "Running", [ITEMS_0_1, ITEM_0, ITEM_1], 1, None),
+            stored(3, "Running", [ITEM_2, NONE, NONE], 0, None),
+            stored(2, "Completed", [ITEMS_0_1, ITEMS_0_1, NONE], 2, None),
+            stored(2, "Failed", [ITEMS_0_1, ITEM_0, ITEM_1], 1, None),
+            stored(2, "Failed", [ITEMS_0_1, NONE, ITEMS_0_1], 0, None),
+            stored(2, "Suspended", [ITEMS_0_1, ITEMS_0_1, NONE], 2, None),
+            stored(3, "Suspended", [NONE; 3], 0, None),
+            stored(3, "Terminated", [ITEM_0, ITEM_0, NONE], 1, Some("stop")),
+            stored(0, "Completed", [NONE; 3], 0, None),
+        ];
+        for v in cases {
+            let run = parse(v.clone()).unwrap_or_else(|e| panic!("{e}: {v}"));
+            assert_eq!(serde_json::to_value(&run).unwrap(), v);
+        }
+    }
+
+    #[test]
+    fn each_corruption_of_a_stored_document_is_rejected_with_its_reason() {
+        let cases = [
+            // An item at or past inputCount, in each set.
+            (
+                stored(2, "Running", [ITEM_2, NONE, NONE], 0, None),
+                "scheduled holds an item beyond inputCount 2",
+            ),
+            (
+                stored(2, "Running", [ITEMS_0_1, ITEM_2, NONE], 1, None),
+                "completed holds an item beyond inputCount 2",
+            ),
+            (
+                stored(2, "Running", [ITEMS_0_1, NONE, ITEM_2], 0, None),
+                "failed holds an item beyond inputCount 2",
+            ),
+            (
+                stored(3, "Running", [ITEMS_0_1, ITEM_1, ITEM_1], 1, None),
+                "an item is both completed and failed",
+            ),
+            (
+                stored(3, "Running", [ITEM_0, ITEM_0, ITEM_1], 1, None),
+                "an item has an outcome but is not scheduled",
+            ),
+            (
+                stored(3, "Running", [ITEM_1, ITEM_0, NONE], 1, None),
+                "an item has an outcome but is not scheduled",
+            ),
+            // The aggregate must count exactly the completed items, too many or too few.
+            (
+                stored(3, "Running", [ITEMS_0_1, ITEMS_0_1, NONE], 1, None),
+                "aggregate count differs from the completed items",
+            ),
+            (
+                stored(3, "Running", [ITEMS_0_1, ITEM_0, NONE], 2, None),
+                "aggregate count differs from the completed items",
+            ),
+            (
+                stored(3, "Pending", [ITEM_0, NONE, NONE], 0, None),
+                "runtimeStatus Pending does not fit the item sets",
+            ),
+            (
+                stored(3, "Running", [NONE; 3], 0, None),
+                "runtimeStatus Running does not fit the item sets",
+            ),
+            (
+                stored(2, "Running", [ITEMS_0_1, ITEM_0, ITEM_1], 1, None),
+                "runtimeStatus Running does not fit the item sets",
+            ),
+            (
+                stored(2, "Completed", [ITEMS_0_1, ITEM_0, ITEM_1], 1, None),
+                "runtimeStatus Completed does not fit the item sets",
+            ),
+            (
+                stored(2, "Completed", [ITEM_0, ITEM_0, NONE], 1, None),
+                "runtimeStatus Completed does not fit the item sets",
+            ),
+            (
+                stored(2, "Failed", [ITEMS_0_1, ITEMS_0_1, NONE], 2, None),
+                "runtimeStatus Failed does not fit the item sets",
+            ),
+            (
+                stored(3, "Failed", [ITEMS_0_1, ITEM_0, ITEM_1], 1, None),
+                "runtimeStatus Failed does not fit the item sets",
+            ),
+            (
+                stored(3, "Terminated", [ITEM_0, ITEM_0, NONE], 1, None),
+                "terminateReason is present exactly when the run is Terminated",
+            ),
+            (
+                stored(3, "Suspended", [ITEM_0, ITEM_0, NONE], 1, Some("stop")),
+                "terminateReason is present exactly when the run is Terminated",
+            ),
+        ];
+        for (v, reason) in cases {
+            let err = parse(v.clone()).unwrap_err();
+            assert_eq!(err, format!("invalid run state: {reason}"), "{v}");
+        }
+    }
+
+    #[test]
+    fn history_may_be_exactly_as_long_as_its_limit() {
+        let mut v = valid_doc();
+        let entry = v["history"][0].clone();
+        v["history"] = Value::Array(vec![entry; HISTORY_LIMIT]);
+        assert_eq!(parse(v).unwrap().history().len(), HISTORY_LIMIT);
+    }
+
+    #[test]
+    fn item_queries_tell_scheduled_completed_and_failed_apart() {
+        let v = stored(4, "Running", [ITEMS_0_1_2, ITEM_1, ITEM_2], 1, None);
+        let run = parse(v).unwrap();
+        // (item, scheduled, completed, failed)
+        for (item, scheduled, completed, failed) in [
+            (0, true, false, false),
+            (1, true, true, false),
+            (2, true, false, true),
+            (3, false, false, false),
+            (4, false, false, false),
+        ] {
+            assert_eq!(run.is_scheduled(item), scheduled, "scheduled {item}");
+            assert_eq!(run.is_completed(item), completed, "completed {item}");
+            assert_eq!(run.is_failed(item), failed, "failed {item}");
+        }
+        assert_eq!(run.accounted(), 2);
     }
 }

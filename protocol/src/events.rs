@@ -95,6 +95,86 @@ pub fn output_subject(run_id: &str, item: u32) -> String {
     )
 }
 
+/// When and under which id an event is written: the caller's clock and randomness, so that the
+/// builders below stay pure.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stamp {
+    /// A version 4 UUID, the form of Event Grid's event ids.
+    pub id: String,
+    /// Milliseconds since the Unix epoch.
+    pub at_ms: u64,
+    /// The same instant as RFC 3339 in UTC.
+    pub event_time: String,
+}
+
+/// What a completion event says about the output blob.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutputBlob {
+    /// The blob's URL, without credentials.
+    pub url: String,
+    pub content_length: u64,
+    pub etag: Option<String>,
+}
+
+/// The `BlobCreated` event for an item's output blob: with the `scaleboard` result extension
+/// as the worker sends it, or without, as an Event Grid subscription delivers it.
+pub fn blob_created(
+    run_id: &str,
+    item: u32,
+    blob: &OutputBlob,
+    result: Option<ResultExtension>,
+    stamp: Stamp,
+) -> EventGridEvent {
+    let data = BlobCreatedData {
+        api: "PutBlob".into(),
+        e_tag: blob.etag.clone(),
+        content_type: "application/json".into(),
+        content_length: blob.content_length,
+        blob_type: "BlockBlob".into(),
+        url: blob.url.clone(),
+        // Event Grid's sequencer orders events per blob; the write time in hex, zero-padded to
+        // its 32 characters, orders them the same way.
+        sequencer: format!("{:032x}", stamp.at_ms),
+        scaleboard: result,
+    };
+    EventGridEvent {
+        id: stamp.id,
+        topic: None,
+        subject: output_subject(run_id, item),
+        event_type: BLOB_CREATED.into(),
+        event_time: stamp.event_time,
+        data: serde_json::to_value(data).unwrap_or_default(),
+        data_version: String::new(),
+        metadata_version: Some("1".into()),
+    }
+}
+
+/// The `Scaleboard.ItemFailed` event for an item whose message went to the poison queue.
+pub fn item_failed(
+    run_id: &str,
+    item: u32,
+    reason: &str,
+    dequeue_count: u32,
+    stamp: Stamp,
+) -> EventGridEvent {
+    let data = ItemFailedData {
+        run_id: run_id.into(),
+        item,
+        reason: reason.into(),
+        dequeue_count,
+    };
+    EventGridEvent {
+        id: stamp.id,
+        topic: None,
+        subject: format!("/runs/{run_id}/items/{item:06}"),
+        event_type: ITEM_FAILED.into(),
+        event_time: stamp.event_time,
+        data: serde_json::to_value(data).unwrap_or_default(),
+        data_version: "1".into(),
+        metadata_version: Some("1".into()),
+    }
+}
+
 /// Why an event could not be understood.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UnknownEvent(pub String);
@@ -229,6 +309,66 @@ mod tests {
             ItemEvent::Failed {
                 run_id: "r".into(),
                 item: 3,
+                reason: "input blob missing".into()
+            }
+        );
+    }
+
+    fn stamp() -> Stamp {
+        Stamp {
+            id: "831e1650-001e-401b-86ab-eeb76e069631".into(),
+            at_ms: 1_700_000_000_250,
+            event_time: "2023-11-14T22:13:20.25Z".into(),
+        }
+    }
+
+    #[test]
+    fn a_built_completion_reads_back_as_the_item_with_its_result() {
+        let blob = OutputBlob {
+            url: "http://127.0.0.1:10000/devstoreaccount1/output/run-1/000004.json".into(),
+            content_length: 210,
+            etag: Some("\"0x1\"".into()),
+        };
+        let result = ResultExtension {
+            value: 42,
+            compute_ms: 7,
+        };
+        for extension in [Some(result), None] {
+            let event = blob_created("run-1", 4, &blob, extension, stamp());
+            let json = serde_json::to_string(&event).unwrap();
+            let back = parse_events(&json).unwrap().remove(0);
+            assert_eq!(
+                back.item_event().unwrap(),
+                ItemEvent::Completed {
+                    run_id: "run-1".into(),
+                    item: 4,
+                    result: extension
+                }
+            );
+            assert_eq!(back.id, stamp().id);
+            assert_eq!(back.event_time, stamp().event_time);
+            let data: BlobCreatedData = serde_json::from_value(back.data).unwrap();
+            assert_eq!(data.api, "PutBlob");
+            assert_eq!(data.blob_type, "BlockBlob");
+            assert_eq!(data.content_type, "application/json");
+            assert_eq!(data.content_length, 210);
+            assert_eq!(data.url, blob.url);
+            assert_eq!(data.sequencer, "00000000000000000000018bcfe568fa");
+            assert_eq!(data.sequencer.len(), 32);
+        }
+    }
+
+    #[test]
+    fn a_built_failure_reads_back_with_its_reason() {
+        let event = item_failed("run-1", 9, "input blob missing", 5, stamp());
+        let json = serde_json::to_string(&event).unwrap();
+        let back = parse_events(&json).unwrap().remove(0);
+        assert_eq!(back.subject, "/runs/run-1/items/000009");
+        assert_eq!(
+            back.item_event().unwrap(),
+            ItemEvent::Failed {
+                run_id: "run-1".into(),
+                item: 9,
                 reason: "input blob missing".into()
             }
         );

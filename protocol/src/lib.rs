@@ -5,10 +5,18 @@
 //! compile on the other instead of failing at run time.
 //!
 //! # Layout
+//! - [`durable`]: the Durable Functions HTTP API's documents and [`durable::RuntimeStatus`].
+//! - [`cluster`]: the cluster view's description and the local model's policy.
+//! - [`routes`]: every path the server routes and the page calls.
 //! - [`live`]: the WebSocket feed of samples that drives the dashboard's charts.
 //! - [`work`]: the work queue's message and the input and output blobs of an item.
-//! - [`events`]: completion and failure events, in the Event Grid schema.
+//! - [`events`]: completion and failure events, in the Event Grid schema, built and parsed.
+//! - [`timestamp`]: the one RFC 3339 form of an instant.
 
+pub mod cluster;
+pub mod durable;
 pub mod events;
 pub mod live;
+pub mod routes;
+pub mod timestamp;
 pub mod work;

@@ -1,13 +1,20 @@
-//! The live feed: one [`Sample`] a second, pushed to every dashboard over `/ws/live`.
+//! The live feed: one [`Sample`] a second, and the runs' progress as it changes, pushed to every
+//! dashboard over `/ws/live`.
 //!
 //! A client that connects (or reconnects) first gets a [`Frame::Snapshot`] with the recent
-//! history, then one [`Frame::Sample`] per sample. A client that falls behind is sent a fresh
-//! snapshot instead of the samples it missed, so a chart never has a silent gap.
+//! history and the recent runs, then one [`Frame::Sample`] per sample and a [`Frame::Runs`]
+//! whenever runs start, progress or finish. A client that falls behind is sent a fresh snapshot
+//! instead of the frames it missed, so a chart never has a silent gap.
+//!
+//! Runs travel apart from the samples so that a snapshot is bounded by the history window: one
+//! copy of each recent run, not one per sample.
 
 use serde::{Deserialize, Serialize};
 
+use crate::durable::RuntimeStatus;
+
 /// The path of the live WebSocket endpoint.
-pub const LIVE_PATH: &str = "/ws/live";
+pub const LIVE_PATH: &str = crate::routes::LIVE;
 
 /// One observation of the system at an instant.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -24,9 +31,10 @@ pub struct Sample {
     /// Pods and nodes as the cluster view sees them.
     #[serde(default)]
     pub cluster: ClusterSample,
-    /// Progress of the runs that are not finished, and of those finished in the last minutes.
+    /// Items completed across every run since the server started: the throughput over any
+    /// span of samples is the difference of two of these.
     #[serde(default)]
-    pub runs: Vec<RunProgress>,
+    pub completed_total: u64,
     /// Scaling decisions made since the previous sample, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<ScaleEvent>,
@@ -78,8 +86,7 @@ pub struct ClusterSample {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunProgress {
     pub id: String,
-    /// Durable Functions' runtime status name (Pending, Running, Completed, …).
-    pub status: String,
+    pub status: RuntimeStatus,
     pub total: u32,
     pub scheduled: u32,
     pub completed: u32,
@@ -118,13 +125,18 @@ impl StorageHealth {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Frame {
-    /// The recent past, oldest first; replaces whatever the client had.
+    /// The recent past, oldest first, and the recent runs, newest first; replaces whatever the
+    /// client had.
     Snapshot {
         interval_ms: u64,
         samples: Vec<Sample>,
+        #[serde(default)]
+        runs: Vec<RunProgress>,
     },
     /// The next sample.
     Sample { sample: Sample },
+    /// Runs that started, progressed or finished since the last frame, as they are now.
+    Runs { runs: Vec<RunProgress> },
 }
 
 impl Frame {
@@ -148,7 +160,7 @@ mod tests {
             queue_length: Some(seq * 3),
             storage: StorageHealth::Ok,
             cluster: ClusterSample::default(),
-            runs: Vec::new(),
+            completed_total: seq,
             events: Vec::new(),
         }
     }
@@ -159,7 +171,18 @@ mod tests {
             Frame::Snapshot {
                 interval_ms: 1000,
                 samples: vec![sample(1), sample(2)],
+                runs: vec![RunProgress {
+                    id: "abc".into(),
+                    status: RuntimeStatus::Running,
+                    total: 10,
+                    scheduled: 10,
+                    completed: 3,
+                    failed: 1,
+                    created_ms: 1,
+                    updated_ms: 2,
+                }],
             },
+            Frame::Runs { runs: Vec::new() },
             Frame::Sample {
                 sample: Sample {
                     queue_length: None,
@@ -181,7 +204,7 @@ mod tests {
         let json = r#"{"t_ms":1,"seq":1,"queue_length":2,"storage":{"state":"ok"}}"#;
         let sample: Sample = serde_json::from_str(json).unwrap();
         assert_eq!(sample.cluster, ClusterSample::default());
-        assert!(sample.runs.is_empty());
+        assert_eq!(sample.completed_total, 0);
     }
 
     #[test]

@@ -5,30 +5,27 @@
 mod common;
 
 use std::fmt::Write as _;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use server::cluster::local::LocalCluster;
-use server::cluster::ClusterView;
-use server::orchestrator::{Engine, EngineConfig, RunInput};
-use storage::names;
-use tokio_util::sync::CancellationToken;
+use server::orchestrator::RunInput;
+use server::startup::ClusterChoice;
 
 #[tokio::main]
 async fn main() {
     let items = common::env_or("SCALEBOARD_BENCH_ITEMS", 500);
     let (_azurite, storage) = common::private_storage().await;
-    let shutdown = CancellationToken::new();
-    let engine = Engine::start(storage.clone(), EngineConfig::default(), shutdown.clone());
     let profile = autoscale::Profile::demo();
     let min_nodes = profile.node_pool.min_nodes;
-    let cluster = LocalCluster::new(
-        storage.clone(),
-        profile,
-        worker::WorkerConfig::default(),
-        shutdown.clone(),
-    );
-    let cluster: Arc<dyn ClusterView> = Arc::new(cluster);
+    let running = common::start_server(
+        &storage,
+        ClusterChoice::Local {
+            profile: Box::new(profile),
+            worker: worker::WorkerConfig::default(),
+        },
+    )
+    .await;
+    let engine = running.state().engine.clone();
+    let hub = running.state().hub.clone();
 
     let doc = engine
         .start_run(
@@ -51,9 +48,10 @@ async fn main() {
     loop {
         ticker.tick().await;
         let t = started.elapsed().as_secs_f64();
-        let queue = storage.queue_length(names::WORK_QUEUE).await.ok();
-        let observed = cluster.tick(queue);
-        let c = observed.sample;
+        // The server's own sampler drives the model once a second; read what it published.
+        let Some(sample) = hub.latest() else { continue };
+        let queue = sample.queue_length;
+        let c = sample.cluster;
         let progress = engine.get(&id).await.unwrap().state.progress();
         if first_message.is_none() && queue.unwrap_or(0) > 0 {
             first_message = Some(t);
@@ -87,7 +85,7 @@ async fn main() {
             "the run did not finish and scale down within 15 minutes"
         );
     }
-    shutdown.cancel();
+    running.stop().await.unwrap();
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("../bench");
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("demo-run.csv");

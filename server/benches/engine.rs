@@ -19,9 +19,9 @@ use std::time::{Duration, Instant};
 use futures_util::{stream, StreamExt};
 use orchestration::{Event, ItemResult, RunId};
 use protocol::events::{EventGridEvent, ResultExtension};
-use server::orchestrator::{Engine, EngineConfig, RunInput};
+use server::orchestrator::{Engine, RunInput};
+use server::startup::ClusterChoice;
 use storage::names;
-use tokio_util::sync::CancellationToken;
 
 const ITEMS: u32 = 10_000;
 const CONCURRENCY: usize = 32;
@@ -84,8 +84,8 @@ async fn main() {
     let raw_receive = rate(items, started.elapsed());
 
     // Fan-out of a run.
-    let shutdown = CancellationToken::new();
-    let engine = Engine::start(storage.clone(), EngineConfig::default(), shutdown.clone());
+    let running = common::start_server(storage, ClusterChoice::None).await;
+    let engine = running.state().engine.clone();
     let started = Instant::now();
     let id = start_run(&engine, items).await;
     wait_for(&engine, &id, |p| p.scheduled == items).await;
@@ -98,15 +98,15 @@ async fn main() {
         .clear(None)
         .await
         .unwrap();
-    shutdown.cancel();
+    running.stop().await.unwrap();
     let fill = rate_of(items, |item| {
         let event = serde_json::to_string(&completion(id.as_str(), item)).unwrap();
         async move { storage.send(names::EVENTS_QUEUE, &event).await.unwrap() }
     })
     .await;
-    let shutdown = CancellationToken::new();
     let started = Instant::now();
-    let engine = Engine::start(storage.clone(), EngineConfig::default(), shutdown.clone());
+    let running = common::start_server(storage, ClusterChoice::None).await;
+    let engine = running.state().engine.clone();
     wait_for(&engine, &id, |p| p.completed == items).await;
     let fan_in = rate(items, started.elapsed());
 
@@ -124,12 +124,12 @@ async fn main() {
         let event = Event::ItemCompleted {
             item,
             result,
-            at: server::sampler::now_ms(),
+            at: plumbing::clock::now_ms(),
         };
         engine.raise(raised_id, event).await.unwrap();
     })
     .await;
-    shutdown.cancel();
+    running.stop().await.unwrap();
 
     println!("engine benchmark, {items} items, Azurite on loopback");
     println!("  raw SDK send ({CONCURRENCY} concurrent)        {raw_send:>8.0} msg/s");
@@ -203,7 +203,12 @@ fn rate(n: u32, elapsed: Duration) -> f64 {
 }
 
 async fn wait_for(engine: &Engine, id: &RunId, done: impl Fn(orchestration::Progress) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(1800);
     loop {
+        assert!(
+            Instant::now() < deadline,
+            "run {id} did not get there in 30 minutes"
+        );
         if let Ok(doc) = engine.get(id).await {
             if done(doc.state.progress()) {
                 return;
@@ -215,7 +220,7 @@ async fn wait_for(engine: &Engine, id: &RunId, done: impl Fn(orchestration::Prog
 
 /// The completion a worker posts for an item.
 fn completion(run_id: &str, item: u32) -> EventGridEvent {
-    let blob = worker::event::OutputBlob {
+    let blob = protocol::events::OutputBlob {
         url: String::new(),
         content_length: 200,
         etag: None,

@@ -9,20 +9,14 @@
 mod common;
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use azurite::{Azurite, Options};
 use futures_util::StreamExt;
+use plumbing::clock::now_ms;
 use protocol::live::Frame;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or_default()
-}
 
 #[tokio::main]
 async fn main() {

@@ -3,21 +3,26 @@
 use std::time::Duration;
 
 use app::{shell, App};
+use axum::extract::DefaultBodyLimit;
 use axum::extract::FromRef;
-use axum::routing::get;
+use axum::http::StatusCode;
+use axum::middleware;
+use axum::routing::{any, get, put};
 use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use protocol::live::LIVE_PATH;
+use protocol::routes;
 use storage::Storage;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::cluster::api as cluster_api;
 use crate::durable::ApiSettings;
 use crate::live::Hub;
 use crate::orchestrator::Engine;
-use crate::{api, durable, export};
+use crate::{auth, durable, error, export, guard, live_socket, probes};
 
 /// What every handler can reach. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -29,6 +34,10 @@ pub struct AppState {
     /// The local model, when it is the cluster view (its policy can be read and edited).
     pub local: Option<crate::cluster::local::LocalCluster>,
     pub leptos: LeptosOptions,
+    /// Replays and chart rendering, a few at a time.
+    pub heavy: crate::heavy::HeavyWork,
+    /// The hosts and origins the server answers to.
+    pub hosts: crate::guard::HostPolicy,
     /// Cancelled when the server shuts down, so long-lived sockets close and graceful shutdown
     /// does not wait for them forever.
     pub shutdown: CancellationToken,
@@ -50,49 +59,97 @@ pub fn leptos_options(site_root: &std::path::Path, addr: std::net::SocketAddr) -
         .build()
 }
 
+/// The largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// The longest a request may take.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Every route: API, live socket, pages, and the static files of the site.
+///
+/// The operator check is one layer over all of it (`auth::require_operator`): every mutating
+/// request needs the key, whichever route it is for. Unknown paths under `/api` and `/runtime`
+/// answer a JSON 404, and a known path called with the wrong method a JSON 405.
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let options = state.leptos.clone();
+    let [nosniff, referrer, frame_options, frame_ancestors] = guard::security_headers();
     Router::new()
-        .route("/healthz", get(api::healthz))
-        .route("/readyz", get(api::readyz))
-        .route(LIVE_PATH, get(api::live_socket))
-        .route("/favicon.svg", get(api::favicon))
-        .route("/favicon.ico", get(api::favicon))
-        .route("/api/cluster", get(api::cluster))
-        .route("/api/cluster/profile", axum::routing::put(api::set_profile))
-        .route("/api/runs/{id}/replay", get(crate::replay::replay))
+        .route(routes::HEALTHZ, get(probes::healthz))
+        .route(routes::READYZ, get(probes::readyz))
+        .route(routes::LIVE, get(live_socket::live_socket))
+        .route("/favicon.svg", get(probes::favicon))
+        .route("/favicon.ico", get(probes::favicon))
+        .route(routes::CLUSTER, get(cluster_api::cluster))
+        .route(routes::CLUSTER_PROFILE, put(cluster_api::set_profile))
+        .route(routes::patterns::REPLAY, get(crate::replay::replay))
         .merge(durable::routes())
         .merge(export::routes())
+        .route("/api/{*rest}", any(error::no_such_route))
+        .route("/runtime/{*rest}", any(error::no_such_route))
+        .method_not_allowed_fallback(error::wrong_method)
         .leptos_routes(&state, routes, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_operator,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.hosts.clone(),
+            guard::check_host_and_origin,
+        ))
+        // Bodies are small JSON documents (a policy is about 2 KiB); the PNG exports are the
+        // slowest answers, well within the time limit.
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(nosniff)
+        .layer(referrer)
+        .layer(frame_options)
+        .layer(frame_ancestors)
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
 
-/// Creates the queues and containers, retrying with backoff until storage answers.
-pub async fn prepare_storage(storage: Storage, shutdown: CancellationToken) {
+/// One bounded attempt at creating the queues and containers.
+pub async fn prepare_storage_once(storage: &Storage, attempt: Duration) -> Result<(), ()> {
+    let outcome = storage
+        .within(
+            attempt,
+            "creating queues and containers",
+            storage.ensure_resources(),
+        )
+        .await;
+    match outcome {
+        Ok(()) => {
+            tracing::info!(endpoint = storage.queue_endpoint(), "storage ready");
+            Ok(())
+        }
+        Err(e) => {
+            tracing::warn!("storage not ready: {e}");
+            Err(())
+        }
+    }
+}
+
+/// Creates the queues and containers, retrying with backoff until storage answers; `Err` when
+/// shutdown came first.
+pub async fn prepare_storage(
+    storage: &Storage,
+    shutdown: &CancellationToken,
+    attempt: Duration,
+) -> Result<(), ()> {
     let mut delay = Duration::from_millis(500);
     loop {
-        let attempt = storage
-            .within(
-                Duration::from_secs(10),
-                "creating queues and containers",
-                storage.ensure_resources(),
-            )
-            .await;
-        match attempt {
-            Ok(()) => {
-                tracing::info!(endpoint = storage.queue_endpoint(), "storage ready");
-                return;
-            }
-            Err(e) => tracing::warn!("storage not ready: {e}; retrying in {delay:?}"),
-        }
         tokio::select! {
-            _ = shutdown.cancelled() => return,
+            _ = shutdown.cancelled() => return Err(()),
             _ = tokio::time::sleep(delay) => {}
         }
+        if prepare_storage_once(storage, attempt).await.is_ok() {
+            return Ok(());
+        }
+        tracing::info!("retrying storage set-up in {delay:?}");
         delay = (delay * 2).min(Duration::from_secs(30));
     }
 }
@@ -100,7 +157,11 @@ pub async fn prepare_storage(storage: Storage, shutdown: CancellationToken) {
 /// Serves until `shutdown` is cancelled, then lets requests in flight finish.
 pub async fn serve(listener: TcpListener, state: AppState) -> std::io::Result<()> {
     let shutdown = state.shutdown.clone();
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
+    crate::serve::serve(
+        listener,
+        router(state),
+        crate::serve::Limits::default(),
+        shutdown,
+    )
+    .await
 }

@@ -37,11 +37,40 @@ pub struct Config {
     #[arg(long, env = "SCALEBOARD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
-    /// When set, starting, terminating, suspending, resuming, restarting, raising events and
-    /// purging need this key, as `code=<key>` in the query (as Azure Functions) or an
-    /// `Authorization: Bearer <key>` header. Reading status needs none.
+    /// The operator key. When set, every call that changes something (starting, terminating,
+    /// suspending, resuming, restarting, purging, raising events, the policy) needs it, as an
+    /// `Authorization: Bearer <key>` header or `code=<key>` in the query (as Azure Functions).
+    /// Reading needs none. Required when listening on an address other than loopback, unless
+    /// --allow-anonymous-operators says otherwise.
     #[arg(long, env = "SCALEBOARD_API_KEY", hide_env_values = true)]
-    pub api_key: Option<String>,
+    pub api_key: Option<crate::auth::Secret>,
+
+    /// Let anyone who reaches the server change things when it listens on an address other
+    /// than loopback and has no --api-key. Off by default: a public dashboard without an
+    /// operator key lets any visitor start, stop and purge runs.
+    #[arg(long, env = "SCALEBOARD_ALLOW_ANONYMOUS_OPERATORS")]
+    pub allow_anonymous_operators: bool,
+
+    /// Host names the dashboard is reached by (comma-separated, or the flag repeated); requests
+    /// for other hosts are refused, which stops DNS rebinding. Default: the loopback names when
+    /// listening on loopback; required otherwise (`*` answers to any name).
+    #[arg(
+        long = "allowed-host",
+        env = "SCALEBOARD_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
+    pub allowed_hosts: Vec<String>,
+
+    /// Believe `X-Forwarded-Proto` and `X-Forwarded-Host` when building links: only behind a
+    /// proxy that sets them (an ingress), never when clients reach the server directly.
+    #[arg(long, env = "SCALEBOARD_TRUST_FORWARDED_HEADERS")]
+    pub trust_forwarded_headers: bool,
+
+    /// Items the runs going on may still owe, all together; a run that would pass it is refused
+    /// (429 with Retry-After) until some finish.
+    #[arg(long, env = "SCALEBOARD_MAX_QUEUED_ITEMS", default_value_t = 200_000,
+          value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+    pub max_queued_items: u64,
 
     /// Largest number of items one run may have.
     #[arg(long, env = "SCALEBOARD_MAX_INPUT_COUNT", default_value_t = 100_000,
@@ -98,7 +127,7 @@ pub struct SimulateArgs {
 /// About one second of work per item on one core (measured by the worker crate).
 pub const DEFAULT_COST: u32 = worker::DEFAULT_COST;
 
-pub use worker::process::LogFormat;
+pub use plumbing::LogFormat;
 
 impl Config {
     /// The cost per item when a run names none (see `--default-cost`).

@@ -1,22 +1,39 @@
-//! The live hub: one owner of the recent samples, many WebSocket clients.
+//! The live hub: one owner of the recent samples and the runs' progress, many WebSocket clients.
 //!
-//! The history and the broadcast channel are updated under one short lock, so a client that
-//! subscribes gets a snapshot and then exactly the samples after it: no gap, no duplicate. A
-//! client that cannot keep up never slows the others: the broadcast channel is bounded, and a
-//! client that lagged is resynchronised with a fresh snapshot; one whose socket stays blocked
-//! past the send timeout is disconnected.
+//! Two kinds of news reach a client: a [`Sample`] once per interval (queue, pods, nodes), and the
+//! runs that started, progressed or finished since the last news (`Frame::Runs`). Keeping runs
+//! out of the samples keeps a new viewer's snapshot bounded by the history window alone — one
+//! copy of each recent run, not one per sample.
+//!
+//! Every frame is serialised once, when it is published, and the same text goes to every
+//! client. The history, the current runs and the broadcast channel are updated under one short
+//! lock, so a client that subscribes gets a snapshot and then exactly the frames after it: no
+//! gap, no duplicate. A client that cannot keep up never slows the others: the broadcast channel
+//! is bounded, and a client that lagged is resynchronised with a fresh snapshot; one whose
+//! socket stays blocked past the send timeout is disconnected.
+//!
+//! The hub also remembers, per sample, the runs as they were then (shared between samples while
+//! unchanged): exports of a run's progress read them. That stays on the server.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
-use protocol::live::{Frame, Sample};
+use protocol::live::{Frame, RunProgress, Sample};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-/// Samples a client may fall behind by before it is resynchronised.
+/// Frames a client may fall behind by before it is resynchronised.
 const CLIENT_BACKLOG: usize = 16;
+
+/// A sample as the hub keeps it: with the runs as they were when it was taken.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Recorded {
+    pub sample: Sample,
+    /// Shared with the samples before and after while no run changed.
+    pub runs: Arc<Vec<RunProgress>>,
+}
 
 /// Cheap to clone; all clones share the same history.
 #[derive(Clone, Debug)]
@@ -26,10 +43,20 @@ pub struct Hub {
 
 #[derive(Debug)]
 struct Inner {
-    history: Mutex<VecDeque<Sample>>,
+    state: Mutex<State>,
     capacity: usize,
     interval_ms: u64,
-    tx: broadcast::Sender<Sample>,
+    tx: broadcast::Sender<Arc<str>>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    history: VecDeque<Recorded>,
+    /// The recent runs, newest first, as the engine last reported them.
+    runs: Arc<Vec<RunProgress>>,
+    /// Items completed across every run since the hub started: each run's increase is added
+    /// once, so the total never goes back when a finished run ages out of the list.
+    completed_total: u64,
 }
 
 impl Hub {
@@ -38,7 +65,10 @@ impl Hub {
         let (tx, _) = broadcast::channel(CLIENT_BACKLOG);
         Hub {
             inner: Arc::new(Inner {
-                history: Mutex::new(VecDeque::with_capacity(capacity)),
+                state: Mutex::new(State {
+                    history: VecDeque::with_capacity(capacity.min(100_000)),
+                    ..State::default()
+                }),
                 capacity: capacity.max(1),
                 interval_ms: u64::try_from(interval.as_millis()).unwrap_or(u64::MAX),
                 tx,
@@ -46,36 +76,65 @@ impl Hub {
         }
     }
 
-    /// Records a sample and sends it to every client.
-    pub fn publish(&self, sample: Sample) {
-        let mut history = self.lock();
-        if history.len() == self.inner.capacity {
-            history.pop_front();
+    /// Takes the engine's list of recent runs; those that started, progressed or finished since
+    /// the last call go to every client as one `Frame::Runs`.
+    pub fn publish_runs(&self, runs: Vec<RunProgress>) {
+        let mut state = self.lock();
+        let changes = changed_runs(&state.runs, &runs);
+        if changes.is_empty() && state.runs.len() == runs.len() {
+            return;
         }
-        history.push_back(sample.clone());
-        // No receivers is fine: nobody is watching.
-        let _ = self.inner.tx.send(sample);
+        state.completed_total = state
+            .completed_total
+            .saturating_add(completed_since(&state.runs, &runs));
+        state.runs = Arc::new(runs);
+        if !changes.is_empty() {
+            // No receivers is fine: nobody is watching.
+            let _ = self.inner.tx.send(encode(&Frame::Runs { runs: changes }));
+        }
     }
 
-    /// A snapshot of the history and a receiver for every sample after it.
-    pub fn subscribe(&self) -> (Frame, broadcast::Receiver<Sample>) {
-        let history = self.lock();
+    /// Records a sample and sends it to every client. The sample's `completed_total` is the
+    /// hub's.
+    pub fn publish(&self, mut sample: Sample) {
+        let mut state = self.lock();
+        sample.completed_total = state.completed_total;
+        if state.history.len() == self.inner.capacity {
+            state.history.pop_front();
+        }
+        let runs = state.runs.clone();
+        let frame = encode(&Frame::Sample {
+            sample: sample.clone(),
+        });
+        state.history.push_back(Recorded { sample, runs });
+        let _ = self.inner.tx.send(frame);
+    }
+
+    /// A snapshot (the history and the current runs) and a receiver for every frame after it.
+    pub fn subscribe(&self) -> (Frame, broadcast::Receiver<Arc<str>>) {
+        let state = self.lock();
         let rx = self.inner.tx.subscribe();
         let frame = Frame::Snapshot {
             interval_ms: self.inner.interval_ms,
-            samples: history.iter().cloned().collect(),
+            samples: state.history.iter().map(|r| r.sample.clone()).collect(),
+            runs: state.runs.as_ref().clone(),
         };
         (frame, rx)
     }
 
-    /// Every sample kept, oldest first (for exports).
-    pub fn history(&self) -> Vec<Sample> {
-        self.lock().iter().cloned().collect()
+    /// Every sample kept, oldest first, with its runs (for exports and replays).
+    pub fn history(&self) -> Vec<Recorded> {
+        self.lock().history.iter().cloned().collect()
     }
 
     /// The newest sample, if any.
     pub fn latest(&self) -> Option<Sample> {
-        self.lock().back().cloned()
+        self.lock().history.back().map(|r| r.sample.clone())
+    }
+
+    /// The recent runs, newest first.
+    pub fn runs(&self) -> Arc<Vec<RunProgress>> {
+        self.lock().runs.clone()
     }
 
     /// The number of connected clients.
@@ -83,14 +142,39 @@ impl Hub {
         self.inner.tx.receiver_count()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Sample>> {
-        // A panic while holding this lock cannot leave the deque inconsistent (every operation
-        // on it is a single call), so a poisoned lock is still safe to use.
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // Every operation under this lock leaves the state consistent, so a poisoned lock is
+        // still safe to use.
         self.inner
-            .history
+            .state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// The runs in `new` that are not in `old` as they are now.
+fn changed_runs(old: &[RunProgress], new: &[RunProgress]) -> Vec<RunProgress> {
+    let before: HashMap<&str, &RunProgress> = old.iter().map(|r| (r.id.as_str(), r)).collect();
+    new.iter()
+        .filter(|run| before.get(run.id.as_str()) != Some(run))
+        .cloned()
+        .collect()
+}
+
+/// Items completed between `old` and `new`: each listed run's increase (a new run counts from
+/// zero; a count that went down, as after a restart, counts nothing).
+fn completed_since(old: &[RunProgress], new: &[RunProgress]) -> u64 {
+    let before: HashMap<&str, u32> = old.iter().map(|r| (r.id.as_str(), r.completed)).collect();
+    new.iter()
+        .map(|run| {
+            let was = before.get(run.id.as_str()).copied().unwrap_or(0);
+            u64::from(run.completed.saturating_sub(was))
+        })
+        .sum()
+}
+
+fn encode(frame: &Frame) -> Arc<str> {
+    Arc::from(frame.to_json())
 }
 
 /// Why a client's session ended.
@@ -104,7 +188,7 @@ pub enum Ended {
     Shutdown,
 }
 
-/// Serves one client: a snapshot, then each sample, resynchronising after a lag.
+/// Serves one client: a snapshot, then each frame, resynchronising after a lag.
 ///
 /// Generic over the socket halves so tests can drive it with channels. `incoming` yields
 /// `Some(())` for each message the client sends and ends when the client closes.
@@ -120,27 +204,27 @@ where
     I: Stream<Item = ()> + Unpin,
 {
     let (snapshot, mut rx) = hub.subscribe();
-    if let Err(ended) = send(&mut outgoing, snapshot, send_timeout).await {
+    if let Err(ended) = send(&mut outgoing, snapshot.to_json(), send_timeout).await {
         return ended;
     }
     loop {
-        let frame = tokio::select! {
+        let text = tokio::select! {
             _ = shutdown.cancelled() => return Ended::Shutdown,
             message = incoming.next() => match message {
                 Some(()) => continue,
                 None => return Ended::ClientGone,
             },
             received = rx.recv() => match received {
-                Ok(sample) => Frame::Sample { sample },
+                Ok(text) => text.to_string(),
                 Err(broadcast::error::RecvError::Lagged(_)) => {
                     let (snapshot, fresh) = hub.subscribe();
                     rx = fresh;
-                    snapshot
+                    snapshot.to_json()
                 }
                 Err(broadcast::error::RecvError::Closed) => return Ended::Shutdown,
             },
         };
-        if let Err(ended) = send(&mut outgoing, frame, send_timeout).await {
+        if let Err(ended) = send(&mut outgoing, text, send_timeout).await {
             return ended;
         }
     }
@@ -148,10 +232,10 @@ where
 
 async fn send<O: Sink<String> + Unpin>(
     outgoing: &mut O,
-    frame: Frame,
+    text: String,
     limit: Duration,
 ) -> Result<(), Ended> {
-    match tokio::time::timeout(limit, outgoing.send(frame.to_json())).await {
+    match tokio::time::timeout(limit, outgoing.send(text)).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(_)) => Err(Ended::ClientGone),
         Err(_) => Err(Ended::TooSlow),
@@ -162,6 +246,7 @@ async fn send<O: Sink<String> + Unpin>(
 mod tests {
     use super::*;
     use futures_channel::mpsc;
+    use protocol::durable::RuntimeStatus;
     use protocol::live::StorageHealth;
 
     fn sample(seq: u64) -> Sample {
@@ -178,7 +263,97 @@ mod tests {
         match frame {
             Frame::Snapshot { samples, .. } => samples.iter().map(|s| s.seq).collect(),
             Frame::Sample { sample } => vec![sample.seq],
+            Frame::Runs { .. } => Vec::new(),
         }
+    }
+
+    fn run(id: &str, completed: u32, status: RuntimeStatus) -> RunProgress {
+        RunProgress {
+            id: id.into(),
+            status,
+            total: 100,
+            scheduled: 100,
+            completed,
+            failed: 0,
+            created_ms: 1,
+            updated_ms: 2,
+        }
+    }
+
+    #[test]
+    fn only_runs_that_changed_are_sent_and_completions_add_up_once() {
+        let hub = Hub::new(10, Duration::from_secs(1));
+        let (_, mut rx) = hub.subscribe();
+        hub.publish_runs(vec![run("a", 10, RuntimeStatus::Running)]);
+        hub.publish_runs(vec![
+            run("b", 0, RuntimeStatus::Running),
+            run("a", 10, RuntimeStatus::Running),
+        ]);
+        hub.publish_runs(vec![
+            run("b", 5, RuntimeStatus::Running),
+            run("a", 100, RuntimeStatus::Completed),
+        ]);
+        // Unchanged: nothing sent.
+        hub.publish_runs(vec![
+            run("b", 5, RuntimeStatus::Running),
+            run("a", 100, RuntimeStatus::Completed),
+        ]);
+        // "a" ages out of the list: the total keeps its items.
+        hub.publish_runs(vec![run("b", 6, RuntimeStatus::Running)]);
+        hub.publish(sample(1));
+        let mut frames = Vec::new();
+        while let Ok(text) = rx.try_recv() {
+            frames.push(Frame::from_json(&text).unwrap());
+        }
+        let runs: Vec<Vec<(String, u32)>> = frames
+            .iter()
+            .filter_map(|f| match f {
+                Frame::Runs { runs } => {
+                    Some(runs.iter().map(|r| (r.id.clone(), r.completed)).collect())
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            runs,
+            [
+                vec![("a".to_string(), 10)],
+                vec![("b".to_string(), 0)],
+                vec![("b".to_string(), 5), ("a".to_string(), 100)],
+                vec![("b".to_string(), 6)],
+            ]
+        );
+        assert_eq!(hub.latest().unwrap().completed_total, 10 + 90 + 6);
+        assert_eq!(hub.runs().len(), 1);
+    }
+
+    #[test]
+    fn a_snapshot_holds_each_run_once_whatever_the_history() {
+        let hub = Hub::new(3600, Duration::from_secs(1));
+        let runs: Vec<RunProgress> = (0..50)
+            .map(|i| run(&format!("run-{i:02}"), i, RuntimeStatus::Running))
+            .collect();
+        hub.publish_runs(runs.clone());
+        for seq in 1..=3600 {
+            hub.publish(sample(seq));
+        }
+        let (snapshot, _) = hub.subscribe();
+        let Frame::Snapshot {
+            samples,
+            runs: sent,
+            ..
+        } = &snapshot
+        else {
+            panic!("not a snapshot");
+        };
+        assert_eq!(samples.len(), 3600);
+        assert_eq!(sent, &runs);
+        // The exports still see, per sample, the runs as they were.
+        let history = hub.history();
+        assert_eq!(history.len(), 3600);
+        assert!(history.iter().all(|r| r.runs.len() == 50));
+        // One copy of the runs is shared by every sample taken while they did not change.
+        assert!(Arc::ptr_eq(&history[0].runs, &history[3599].runs));
     }
 
     #[test]
@@ -246,6 +421,7 @@ mod tests {
                     seen = samples.iter().map(|s| s.seq).collect();
                 }
                 Frame::Sample { sample } => seen.push(sample.seq),
+                Frame::Runs { .. } => {}
             }
         }
         let expected: Vec<u64> = (1..=(CLIENT_BACKLOG as u64 * 3)).collect();

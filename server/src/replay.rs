@@ -27,13 +27,10 @@ pub async fn replay(
         RunId::parse(&id).map_err(|e| ApiError::bad_request(format!("not a valid run id: {e}")))?;
     let doc = state.engine.get(&id).await?;
     if !doc.state.is_terminal() {
-        return Err(ApiError {
-            status: axum::http::StatusCode::CONFLICT,
-            message: format!(
-                "run {id} is {:?}: replay a finished run",
-                doc.state.runtime_status()
-            ),
-        });
+        return Err(ApiError::conflict(format!(
+            "run {id} is {}: replay a finished run",
+            doc.state.runtime_status()
+        )));
     }
     let policy = policy_from_query(&params)?;
     let profile = policy
@@ -46,6 +43,7 @@ pub async fn replay(
             .hub
             .history()
             .iter()
+            .map(|r| &r.sample)
             .filter(|s| (from..=to).contains(&s.t_ms))
             .filter_map(|s| Some((s.t_ms, s.queue_length?))),
     );
@@ -54,7 +52,14 @@ pub async fn replay(
             "no queue samples recorded during run {id}: the server keeps only its recent history"
         )));
     }
-    let simulation = autoscale::simulate(profile, &trace);
+    // Bounded by the policy's limits and the history window, but still seconds of a core for
+    // the largest: on the blocking pool, a few at a time.
+    let csv = state
+        .heavy
+        .run("replay", move || {
+            autoscale::simulate(profile, &trace).to_csv()
+        })
+        .await?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
@@ -63,7 +68,7 @@ pub async fn replay(
                 format!("attachment; filename=\"run-{id}-replay.csv\""),
             ),
         ],
-        simulation.to_csv(),
+        csv,
     )
         .into_response())
 }

@@ -4,7 +4,7 @@
 //! second, saying storage is unreachable and where, so the presenter sees the problem instead
 //! of a frozen chart. The transition is logged once, not once a second.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use protocol::live::{Sample, StorageHealth};
 use storage::{names, Storage};
@@ -50,7 +50,6 @@ pub async fn run(
         let observed = sources.cluster.tick(sample.queue_length);
         sample.cluster = observed.sample;
         sample.events = observed.events;
-        sample.runs = sources.engine.progress().await;
         let ok = sample.storage.is_ok();
         if was_ok != Some(ok) {
             match &sample.storage {
@@ -65,6 +64,8 @@ pub async fn run(
             }
             was_ok = Some(ok);
         }
+        // Runs first, so a sample's completed total includes the progress it was taken with.
+        hub.publish_runs(sources.engine.progress().await);
         hub.publish(sample);
     }
 }
@@ -104,18 +105,10 @@ pub async fn measure(storage: &Storage, seq: u64, interval: Duration) -> Sample 
         ),
     };
     Sample {
-        t_ms: now_ms(),
+        t_ms: plumbing::clock::now_ms(),
         seq,
         queue_length,
         storage: health,
         ..Default::default()
     }
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or_default()
 }

@@ -37,15 +37,21 @@ where
     }
 }
 
-/// Reads frames until a sample satisfies `wanted`.
+/// Reads frames until a sample satisfies `wanted`, for at most a minute.
 async fn sample_where<S>(socket: &mut S, wanted: impl Fn(&Sample) -> bool) -> Sample
 where
     S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
 {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no wanted sample within a minute"
+        );
         let samples = match next_frame(socket).await {
             Frame::Snapshot { samples, .. } => samples,
             Frame::Sample { sample } => vec![sample],
+            Frame::Runs { .. } => Vec::new(),
         };
         if let Some(found) = samples.into_iter().find(|s| wanted(s)) {
             return found;
@@ -87,7 +93,8 @@ async fn live_socket_streams_the_real_queue_length() {
     let ready = client.get(server.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
     let body: serde_json::Value = ready.json().await.unwrap();
-    assert_eq!(body["storage"]["workQueueLength"], 3);
+    // Ready or not, and nothing more: the endpoint and errors are for the log.
+    assert_eq!(body, serde_json::json!({ "status": "ready" }));
     let health = client.get(server.url("/healthz")).send().await.unwrap();
     assert_eq!(health.status(), 200);
 }
@@ -109,13 +116,8 @@ async fn unreachable_storage_is_reported_and_recovers_without_a_restart() {
     let ready = client.get(server.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 503);
     let body: serde_json::Value = ready.json().await.unwrap();
-    assert_eq!(body["status"], "unavailable");
+    assert_eq!(body, serde_json::json!({ "status": "unavailable" }));
     let endpoint = format!("http://127.0.0.1:{}/devstoreaccount1", ports.queue);
-    assert_eq!(body["storage"]["endpoint"], endpoint);
-    assert!(body["storage"]["error"]
-        .as_str()
-        .unwrap()
-        .contains(&endpoint));
     // The process itself is healthy: only readiness fails.
     assert_eq!(
         client
@@ -154,12 +156,10 @@ async fn shutdown_closes_live_sockets_and_stops_serving() {
     let mut socket = live(&server).await;
     next_frame(&mut socket).await;
 
-    server.shutdown.cancel();
-    // The server finishes even though a client is still connected…
-    tokio::time::timeout(Duration::from_secs(10), server.serving)
+    // The server and every task it started finish even though a client is still connected…
+    tokio::time::timeout(Duration::from_secs(10), server.running.stop())
         .await
         .expect("graceful shutdown does not wait for live clients")
-        .unwrap()
         .unwrap();
     // …and the client sees its socket end.
     let end = tokio::time::timeout(Duration::from_secs(10), async {

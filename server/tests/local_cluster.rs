@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use azurite::{Azurite, Options};
 use futures_util::StreamExt;
-use protocol::live::{Frame, Sample};
+use protocol::live::{Frame, RunProgress, Sample};
 use serde_json::Value;
 use support::{Settings, TestServer};
 use tokio_tungstenite::tungstenite::Message;
@@ -42,6 +42,8 @@ async fn a_demo_run_scales_up_adds_a_node_completes_and_scales_back_down() {
     let mut max_nodes = 0;
     let mut completed_at = None;
     let mut kinds = std::collections::BTreeSet::new();
+    // The run as the feed last described it (runs travel in their own frames).
+    let mut run: Option<RunProgress> = None;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(240);
     let last: Sample = loop {
         let message = tokio::time::timeout_at(deadline, socket.next())
@@ -52,10 +54,14 @@ async fn a_demo_run_scales_up_adds_a_node_completes_and_scales_back_down() {
         let Message::Text(text) = message else {
             continue;
         };
-        let samples = match Frame::from_json(&text).unwrap() {
-            Frame::Snapshot { samples, .. } => samples,
-            Frame::Sample { sample } => vec![sample],
+        let (samples, runs) = match Frame::from_json(&text).unwrap() {
+            Frame::Snapshot { samples, runs, .. } => (samples, runs),
+            Frame::Sample { sample } => (vec![sample], Vec::new()),
+            Frame::Runs { runs } => (Vec::new(), runs),
         };
+        if let Some(news) = runs.into_iter().find(|r| r.id == id) {
+            run = Some(news);
+        }
         let Some(sample) = samples.last().cloned() else {
             continue;
         };
@@ -64,8 +70,11 @@ async fn a_demo_run_scales_up_adds_a_node_completes_and_scales_back_down() {
             max_nodes = max_nodes.max(s.cluster.nodes_ready);
             kinds.extend(s.events.iter().map(|e| e.kind.clone()));
         }
-        let run = sample.runs.iter().find(|r| r.id == id);
-        if completed_at.is_none() && run.is_some_and(|r| r.status == "Completed") {
+        if completed_at.is_none()
+            && run
+                .as_ref()
+                .is_some_and(|r| r.status == protocol::durable::RuntimeStatus::Completed)
+        {
             completed_at = Some(sample.seq);
         }
         let cluster = &sample.cluster;
@@ -90,8 +99,9 @@ async fn a_demo_run_scales_up_adds_a_node_completes_and_scales_back_down() {
     assert!(kinds.contains("scale_up"), "{kinds:?}");
     assert!(kinds.contains("node_added"), "{kinds:?}");
     assert_eq!(last.cluster.desired_replicas, Some(0));
-    let run = last.runs.iter().find(|r| r.id == id).unwrap();
+    let run = run.expect("the feed described the run");
     assert_eq!((run.completed, run.failed), (200, 0));
+    assert!(last.completed_total >= 200, "{}", last.completed_total);
 
     // The same run replayed under the AKS defaults: CSV, one row per second.
     let replay = reqwest::get(server.url(&format!(

@@ -582,9 +582,15 @@ async fn bad_requests_get_a_json_error_naming_the_problem() {
         ),
         (
             "ComputeComplete",
-            "{\"item\": 7}",
+            "{\"item\": 7, \"value\": 1}",
             "application/json",
             "out of range",
+        ),
+        (
+            "ComputeComplete",
+            "{\"item\": 1}",
+            "application/json",
+            "a ComputeComplete body needs",
         ),
     ];
     for (name, payload, content_type, message) in bad {
@@ -616,61 +622,6 @@ async fn bad_requests_get_a_json_error_naming_the_problem() {
     assert_eq!(ok.status(), StatusCode::ACCEPTED);
     let (_, after) = status(&server, &id).await;
     assert_eq!(progress(&after, "completed"), 1);
-}
-
-#[tokio::test]
-async fn an_api_key_protects_mutating_calls_only() {
-    let azurite = Azurite::start(&Options::for_tests()).unwrap();
-    let settings = Settings {
-        api_key: Some("s3cret".into()),
-        ..Settings::default()
-    };
-    let server = TestServer::with(azurite.ports().blob, azurite.ports().queue, settings).await;
-    let start = server.url(&format!("{START}?inputCount=2&cost=0"));
-    let denied = client().post(&start).send().await.unwrap();
-    assert_eq!(denied.status(), StatusCode::UNAUTHORIZED);
-    assert!(denied.json::<Value>().await.unwrap()["error"]
-        .as_str()
-        .unwrap()
-        .contains("code="));
-    let wrong = client()
-        .post(format!("{start}&code=nope"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
-
-    let by_code = client()
-        .post(format!("{start}&code=s3cret"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(by_code.status(), StatusCode::ACCEPTED);
-    let body: Value = by_code.json().await.unwrap();
-    // The returned URIs carry the key so they can be followed as given.
-    let terminate = body["terminatePostUri"]
-        .as_str()
-        .unwrap()
-        .replace("{text}", "x");
-    assert!(terminate.ends_with("&code=s3cret"), "{terminate}");
-    assert_eq!(
-        client().post(&terminate).send().await.unwrap().status(),
-        StatusCode::ACCEPTED
-    );
-
-    let by_bearer = client()
-        .post(&start)
-        .bearer_auth("s3cret")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(by_bearer.status(), StatusCode::ACCEPTED);
-    // Reading status needs no key.
-    let id = by_bearer.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert_ne!(status(&server, &id).await.0, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
@@ -711,7 +662,9 @@ async fn instances_can_be_filtered_and_paged() {
     // Pages of two: 2 + 2 + 1, each page naming the next.
     let mut seen = Vec::new();
     let mut token = None;
-    loop {
+    for page_number in 0.. {
+        // Five runs in pages of two: a fourth page would be a paging bug, not slowness.
+        assert!(page_number < 3, "more pages than runs: {seen:?}");
         let response = list("?top=2".into(), token.clone()).await.unwrap();
         token = response
             .headers()

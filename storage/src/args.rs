@@ -7,7 +7,9 @@ use crate::{Error, Result};
 
 /// Where storage is and how to authenticate. With none of these set, Azurite's development
 /// account on 127.0.0.1 (blob port 10000, queue port 10001) is used.
-#[derive(Clone, Debug, Default, Args)]
+///
+/// Its `Debug` says which secrets are set, never what they are.
+#[derive(Clone, Default, Args)]
 pub struct StorageArgs {
     /// A storage connection string (from the portal, `az storage account show-connection-string`
     /// or Azurite's docs). Takes precedence over the other storage settings.
@@ -22,8 +24,13 @@ pub struct StorageArgs {
     #[arg(long, env = "AZURE_STORAGE_KEY", hide_env_values = true)]
     pub storage_key: Option<String>,
 
-    /// SAS token for --storage-account; needs read, write, delete, list, add, create, update and
-    /// process permissions on the blob and queue services.
+    /// SAS token for --storage-account, used as given (this process cannot renew it: replace it
+    /// before it expires). An account SAS for the blob and queue services (ss=bq) at container
+    /// and object level (srt=co) with, for the server, sp=rwdlacp (read, write, delete, list,
+    /// add, create, process) and, for a worker, sp=rwdaup (read, write, delete, add, update,
+    /// process). The server running the local model's workers in process needs both (rwdlacup).
+    /// With --storage-key instead, each component mints its own, with just these permissions, for
+    /// an hour at a time.
     #[arg(long, env = "AZURE_STORAGE_SAS_TOKEN", hide_env_values = true)]
     pub storage_sas: Option<String>,
 
@@ -57,6 +64,25 @@ pub struct StorageArgs {
         default_value = "127.0.0.1:10001"
     )]
     pub azurite_queue: String,
+}
+
+impl std::fmt::Debug for StorageArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secret = |value: &Option<String>| value.as_ref().map(|_| "***");
+        f.debug_struct("StorageArgs")
+            .field(
+                "storage_connection_string",
+                &secret(&self.storage_connection_string),
+            )
+            .field("storage_account", &self.storage_account)
+            .field("storage_key", &secret(&self.storage_key))
+            .field("storage_sas", &secret(&self.storage_sas))
+            .field("storage_identity", &self.storage_identity)
+            .field("storage_endpoint_suffix", &self.storage_endpoint_suffix)
+            .field("azurite_blob", &self.azurite_blob)
+            .field("azurite_queue", &self.azurite_queue)
+            .finish()
+    }
 }
 
 impl StorageArgs {
@@ -119,6 +145,24 @@ mod tests {
         Cli::try_parse_from(std::iter::once("test").chain(args.iter().copied()))
             .unwrap()
             .storage
+    }
+
+    #[test]
+    fn debug_output_names_secrets_but_never_shows_them() {
+        let args = parse(&[
+            "--storage-connection-string",
+            "AccountName=a;AccountKey=c2VjcmV0LWtleQ==",
+            "--storage-account",
+            "scaleboard01",
+            "--storage-key",
+            "c2VjcmV0LWtleQ==",
+            "--storage-sas",
+            "sv=2022&sig=c2VjcmV0",
+        ]);
+        let debug = format!("{args:?}");
+        assert!(!debug.contains("c2VjcmV0"), "{debug}");
+        assert!(debug.contains("scaleboard01"), "{debug}");
+        assert_eq!(debug.matches("***").count(), 3, "{debug}");
     }
 
     #[test]

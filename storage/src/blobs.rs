@@ -5,11 +5,28 @@
 //! `None` and deleting one already gone succeeds, because with at-least-once delivery another
 //! worker may have got there first.
 
-use azure_core::http::{RequestContent, StatusCode};
-use azure_storage_blob::models::{BlobClientUploadOptions, BlobContainerClientListBlobsOptions};
+use azure_core::http::headers::HeaderName;
+use azure_core::http::{Etag, RequestContent, StatusCode};
+use azure_storage_blob::models::{
+    BlobClientDownloadOptions, BlobClientUploadOptions, BlobContainerClientListBlobsOptions,
+    BlockBlobClientUploadOptions,
+};
 use futures_util::TryStreamExt;
 
 use crate::{Error, Result, Storage};
+
+/// When a conditional write may happen.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Condition {
+    /// Only if no blob has the name (`If-None-Match: *`).
+    Absent,
+    /// Only if the blob still has this ETag (`If-Match`).
+    Matches(String),
+}
+
+/// A conditional write whose condition did not hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConditionFailed;
 
 impl Storage {
     /// Writes `bytes` to `container/path`, replacing any blob already there, and returns the new
@@ -56,6 +73,92 @@ impl Storage {
         Ok(Some(bytes.to_vec()))
     }
 
+    /// Writes `bytes` to `container/path` only if `condition` holds, and returns the new ETag;
+    /// `Ok(Err(ConditionFailed))` when it does not (the blob exists, or changed since it was
+    /// read). The way to update a document that two writers may race on.
+    pub async fn upload_blob_if(
+        &self,
+        container: &str,
+        path: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+        condition: Condition,
+    ) -> Result<std::result::Result<String, ConditionFailed>> {
+        let operation = || format!("writing blob `{container}/{path}`");
+        let mut options = match condition {
+            Condition::Absent => BlockBlobClientUploadOptions::default().if_not_exists(),
+            Condition::Matches(etag) => BlockBlobClientUploadOptions {
+                if_match: Some(Etag::from(etag)),
+                ..Default::default()
+            },
+        };
+        options.blob_content_type = Some(content_type.to_string());
+        let written = self
+            .container(container)
+            .blob_client(path)
+            .block_blob_client()
+            .upload(RequestContent::from(bytes), Some(options))
+            .await;
+        match written {
+            Ok(result) => match result.etag {
+                Some(etag) => Ok(Ok(etag.to_string())),
+                None => Err(Error::Protocol {
+                    operation: operation(),
+                    problem: "the service sent no ETag".into(),
+                }),
+            },
+            Err(e)
+                if matches!(
+                    e.http_status(),
+                    Some(StatusCode::PreconditionFailed | StatusCode::Conflict)
+                ) =>
+            {
+                Ok(Err(ConditionFailed))
+            }
+            Err(e) => Err(self.blob_error(operation(), e)),
+        }
+    }
+
+    /// The content of `container/path` and its ETag, or `None` when the blob does not exist. A
+    /// missing ETag is an error: a conditional write after this read would otherwise have
+    /// nothing to hold on to.
+    pub async fn download_blob_with_etag(
+        &self,
+        container: &str,
+        path: &str,
+    ) -> Result<Option<(Vec<u8>, String)>> {
+        const ETAG: HeaderName = HeaderName::from_static("etag");
+        let operation = || format!("reading blob `{container}/{path}`");
+        let options = BlobClientDownloadOptions {
+            parallel: Some(std::num::NonZero::<usize>::MIN),
+            ..Default::default()
+        };
+        let response = match self
+            .container(container)
+            .blob_client(path)
+            .download(Some(options))
+            .await
+        {
+            Ok(response) => response,
+            Err(e) if e.http_status() == Some(StatusCode::NotFound) => return Ok(None),
+            Err(e) => return Err(self.blob_error(operation(), e)),
+        };
+        let etag = response
+            .headers
+            .get_optional_str(&ETAG)
+            .map(str::to_string)
+            .ok_or_else(|| Error::Protocol {
+                operation: operation(),
+                problem: "the service sent no ETag".into(),
+            })?;
+        let bytes = response
+            .body
+            .collect()
+            .await
+            .map_err(|e| self.blob_error(operation(), e))?;
+        Ok(Some((bytes.to_vec(), etag)))
+    }
+
     /// Deletes `container/path`; a blob already gone is not an error.
     pub async fn delete_blob(&self, container: &str, path: &str) -> Result<()> {
         match self
@@ -96,10 +199,6 @@ impl Storage {
     }
 
     fn blob_error(&self, operation: String, source: azure_core::Error) -> Error {
-        Error::Service {
-            operation,
-            endpoint: self.blob_endpoint().to_string(),
-            source: Box::new(source),
-        }
+        Error::service(operation, self.blob_endpoint(), source)
     }
 }

@@ -10,10 +10,12 @@
 //! - [`names`]: the queues and containers Scaleboard uses.
 //! - [`account`]: where the account is and how to authenticate, parsed from a connection string
 //!   or from separate settings (pure, unit-tested).
+//! - [`role`]: who connects (server or worker) and the SAS permissions each one needs.
 //! - [`sas`]: account SAS tokens signed with the account key.
 //! - [`args`]: the command-line flags and environment variables for all of the above.
 //! - [`messages`]: queue messages: base64 bodies, receive, delete, extend visibility.
-//! - [`client`]: [`Storage`], the connected clients and the few operations both binaries need.
+//! - [`client`]: [`Storage`], the connected clients (renewing their SAS before it ends) and the
+//!   few operations both binaries need.
 
 pub mod account;
 pub mod args;
@@ -21,6 +23,7 @@ pub mod blobs;
 pub mod client;
 pub mod messages;
 pub mod names;
+pub mod role;
 pub mod sas;
 
 mod error;
@@ -29,3 +32,4 @@ pub use account::{Account, Credential};
 pub use args::StorageArgs;
 pub use client::Storage;
 pub use error::{Error, Result};
+pub use role::Role;

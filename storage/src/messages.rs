@@ -56,7 +56,7 @@ impl Storage {
         self.queue(queue)?
             .send_message(content, None)
             .await
-            .map_err(|e| self.service_error(format!("sending to queue `{queue}`"), e))?;
+            .map_err(|e| self.queue_error(format!("sending to queue `{queue}`"), e))?;
         Ok(())
     }
 
@@ -77,9 +77,9 @@ impl Storage {
             .queue(queue)?
             .receive_messages(Some(options))
             .await
-            .map_err(|e| self.service_error(operation(), e))?
+            .map_err(|e| self.queue_error(operation(), e))?
             .into_model()
-            .map_err(|e| self.service_error(operation(), e))?;
+            .map_err(|e| self.queue_error(operation(), e))?;
         Ok(messages
             .items
             .unwrap_or_default()
@@ -105,7 +105,7 @@ impl Storage {
         {
             Ok(_) => Ok(()),
             Err(e) if e.http_status() == Some(StatusCode::NotFound) => Ok(()),
-            Err(e) => Err(self.service_error(
+            Err(e) => Err(self.queue_error(
                 format!("deleting message {} from queue `{queue}`", message.id),
                 e,
             )),
@@ -125,7 +125,7 @@ impl Storage {
             .update_message(&message.id, &message.pop_receipt, seconds(visibility), None)
             .await
             .map_err(|e| {
-                self.service_error(
+                self.queue_error(
                     format!(
                         "updating the visibility of message {} in `{queue}`",
                         message.id

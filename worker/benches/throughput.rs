@@ -52,7 +52,10 @@ async fn main() -> anyhow::Result<()> {
 
     let azurite = Azurite::start(&Options::for_tests())?;
     let ports = azurite.ports();
-    let storage = Storage::connect(&StorageArgs::azurite(ports.blob, ports.queue).account()?)?;
+    let storage = Storage::connect(
+        &StorageArgs::azurite(ports.blob, ports.queue).account()?,
+        storage::Role::Server,
+    )?;
     storage.ensure_resources().await?;
 
     let raw = raw_rate(&storage, items, 32).await?;
@@ -161,10 +164,12 @@ async fn worker_rate(storage: &Storage, count: usize, workers: usize) -> anyhow:
     let shutdown = CancellationToken::new();
     let progress: Vec<Arc<Progress>> = (0..workers).map(|_| Arc::default()).collect();
     let mut running = JoinSet::new();
+    // The workers connect as workers, as in a pod.
+    let worker_storage = storage.with_role(storage::Role::Worker)?;
     let started = Instant::now();
     for (n, progress) in progress.iter().enumerate() {
         running.spawn(worker::run_with(
-            storage.clone(),
+            worker_storage.clone(),
             WorkerConfig::new(format!("bench-{workers}-{n}")),
             progress.clone(),
             shutdown.clone(),

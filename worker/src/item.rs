@@ -7,6 +7,10 @@
 //! output exists is a second delivery of an item already finished (a duplicate message, or a
 //! lease that expired while its worker was finishing): it is completed again without computing,
 //! its event posted once more in case that is what was lost.
+//!
+//! Before any of it, the message is [checked](crate::check): one whose run id is not a run id or
+//! whose input blob is not its item's own goes to the poison queue at once, and nothing is read,
+//! written or deleted for it.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -17,13 +21,14 @@ use protocol::work::{item_blob, ItemInput, ItemOutput, WorkItem};
 use storage::messages::Received;
 use storage::names::{EVENTS_QUEUE, INPUT_CONTAINER, OUTPUT_CONTAINER};
 
-use crate::clock;
+use crate::check::{self, Rejection};
 use crate::compute::{compute_until, ComputeError, ComputeOutput};
 use crate::consumer::Context;
 use crate::event::{self, OutputBlob};
 use crate::lease::Lease;
 use crate::poison;
 use crate::stats::Counter;
+use plumbing::clock;
 
 /// How the handling of one message ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,18 +61,49 @@ impl From<storage::Error> for Failure {
     }
 }
 
+/// What a received message asks for, once read and checked.
+#[derive(Debug, PartialEq, Eq)]
+enum Request {
+    /// A work item naming a valid run and that run's input for the item: worked on.
+    Work(WorkItem),
+    /// Not a work item at all (not JSON, fields missing): failed like an item that fails, so
+    /// tried again and then poisoned.
+    Unreadable(String),
+    /// A work item asking for something it may not: poisoned at once, since another try would
+    /// be rejected the same way, and nothing else is done for it.
+    Rejected(Rejection),
+}
+
+impl Request {
+    /// Reads and checks a message's text.
+    fn read(text: &str) -> Request {
+        match serde_json::from_str::<WorkItem>(text) {
+            Err(e) => Request::Unreadable(format!("the message is not a work item ({e})")),
+            Ok(work) => match check::validate(&work) {
+                Ok(()) => Request::Work(work),
+                Err(rejection) => Request::Rejected(rejection),
+            },
+        }
+    }
+
+    /// How the logs name the message: its item's blob once the message is known to name a
+    /// valid one, otherwise its queue id (never the sender's text, which may hold anything).
+    fn label(&self, message_id: &str) -> String {
+        match self {
+            Request::Work(work) => item_blob(&work.run_id, work.item),
+            Request::Unreadable(_) | Request::Rejected(_) => format!("message {message_id}"),
+        }
+    }
+}
+
 /// Handles one received message to its end, keeping it hidden while the work lasts and handing
 /// it back if shutdown's grace runs out first.
 pub(crate) async fn process(ctx: &Context, message: Received) -> Outcome {
     let _busy = ctx.progress.working();
     ctx.progress.add(Counter::Received);
     let lease = Lease::new(message);
-    let parsed = serde_json::from_str::<WorkItem>(lease.text())
-        .map_err(|e| format!("the message is not a work item ({e})"));
-    let label = match &parsed {
-        Ok(work) => item_blob(&work.run_id, work.item),
-        Err(_) => format!("message {}", lease.id()),
-    };
+    let request = Request::read(lease.text());
+    let label = request.label(lease.id());
     tracing::debug!(
         item = %label,
         dequeue_count = lease.dequeue_count(),
@@ -75,7 +111,7 @@ pub(crate) async fn process(ctx: &Context, message: Received) -> Outcome {
     );
 
     let finished = tokio::select! {
-        outcome = handle(ctx, &lease, parsed, &label) => Some(outcome),
+        outcome = handle(ctx, &lease, request, &label) => Some(outcome),
         never = lease.keep_alive(ctx, &label) => match never {},
         () = ctx.stop.cancelled() => None,
     };
@@ -108,16 +144,22 @@ pub(crate) async fn process(ctx: &Context, message: Received) -> Outcome {
     outcome
 }
 
-async fn handle(
-    ctx: &Context,
-    lease: &Lease,
-    parsed: Result<WorkItem, String>,
-    label: &str,
-) -> Outcome {
-    let work = match parsed {
-        Ok(work) => work,
-        Err(reason) => return fail(ctx, lease, label, reason).await,
+async fn handle(ctx: &Context, lease: &Lease, request: Request, label: &str) -> Outcome {
+    let work = match request {
+        Request::Work(work) => work,
+        Request::Unreadable(reason) => {
+            let named = poison::named_item(lease.text());
+            let failed_item = named
+                .as_ref()
+                .map(|(run_id, item)| (run_id.as_str(), *item));
+            return fail(ctx, lease, label, failed_item, reason).await;
+        }
+        Request::Rejected(rejection) => {
+            let reason = format!("rejected: {rejection}");
+            return poison::poison(ctx, lease, label, rejection.failed_item(), &reason).await;
+        }
     };
+    let this_item = Some((work.run_id.as_str(), work.item));
     let attempt = if lease.dequeue_count() > ctx.config.max_dequeue {
         // Taken too often without an answer: the workers that took it died (the item may kill
         // them) or could not reach storage. Unless it turns out to be done, give up on it.
@@ -128,7 +170,7 @@ async fn handle(
                     "received {} times without completing (the workers that took it stopped)",
                     lease.dequeue_count()
                 );
-                return poison::poison(ctx, lease, label, Some(&work), &reason).await;
+                return poison::poison(ctx, lease, label, this_item, &reason).await;
             }
             Err(error) => Err(error),
         }
@@ -137,7 +179,7 @@ async fn handle(
     };
     match attempt {
         Ok(outcome) => outcome,
-        Err(Failure::Item(reason)) => fail(ctx, lease, label, reason).await,
+        Err(Failure::Item(reason)) => fail(ctx, lease, label, this_item, reason).await,
         Err(Failure::Storage(error)) => {
             tracing::warn!(
                 item = %label,
@@ -156,7 +198,9 @@ async fn attempt(
     work: &WorkItem,
     label: &str,
 ) -> Result<Outcome, Failure> {
-    let input_path = &work.input_blob;
+    // Named from the checked run and item, not taken from `input_blob` (checked equal): the
+    // blob names the worker touches are its own to choose.
+    let input_path = &item_blob(&work.run_id, work.item);
     let Some(bytes) = ctx
         .call("reading the input blob", label, || {
             ctx.storage.download_blob(INPUT_CONTAINER, input_path)
@@ -275,7 +319,7 @@ async fn finish(
         .await?;
     }
     lease.delete(ctx, label).await?;
-    let input_path = &work.input_blob;
+    let input_path = &item_blob(&work.run_id, work.item);
     if let Err(error) = ctx
         .call("deleting the input blob", label, || {
             ctx.storage.delete_blob(INPUT_CONTAINER, input_path)
@@ -288,12 +332,17 @@ async fn finish(
     Ok(())
 }
 
-/// A failed attempt: poisoned at the limit, otherwise visible again after a delay that grows
-/// with each failure (but never beyond the visibility timeout).
-async fn fail(ctx: &Context, lease: &Lease, label: &str, reason: String) -> Outcome {
-    let work = serde_json::from_str::<WorkItem>(lease.text()).ok();
+/// A failed attempt: poisoned at the limit (reporting `failed_item` failed), otherwise visible
+/// again after a delay that grows with each failure (but never beyond the visibility timeout).
+async fn fail(
+    ctx: &Context,
+    lease: &Lease,
+    label: &str,
+    failed_item: Option<(&str, u32)>,
+    reason: String,
+) -> Outcome {
     if lease.dequeue_count() >= ctx.config.max_dequeue {
-        return poison::poison(ctx, lease, label, work.as_ref(), &reason).await;
+        return poison::poison(ctx, lease, label, failed_item, &reason).await;
     }
     let delay = retry_delay(lease.dequeue_count(), ctx.config.visibility_timeout);
     tracing::warn!(
@@ -344,6 +393,30 @@ async fn compute_blocking(input: ItemInput) -> Result<(ComputeOutput, Duration),
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn messages_are_read_then_checked() {
+        let genuine = r#"{"runId":"run-1","item":3,"inputBlob":"run-1/000003.json"}"#;
+        let Request::Work(work) = Request::read(genuine) else {
+            panic!("a genuine message is work");
+        };
+        assert_eq!(Request::Work(work).label("id-1"), "run-1/000003.json");
+
+        let unreadable = Request::read(r#"{"runId":"run-1"}"#);
+        assert!(
+            matches!(unreadable, Request::Unreadable(ref reason) if reason.contains("not a work item"))
+        );
+        assert_eq!(unreadable.label("id-2"), "message id-2");
+
+        for hostile in [
+            r#"{"runId":"../victim","item":3,"inputBlob":"../victim/000003.json"}"#,
+            r#"{"runId":"run-1","item":3,"inputBlob":"victim/000003.json"}"#,
+        ] {
+            let request = Request::read(hostile);
+            assert!(matches!(request, Request::Rejected(_)), "{hostile}");
+            assert_eq!(request.label("id-3"), "message id-3", "{hostile}");
+        }
+    }
 
     #[test]
     fn failures_back_off_up_to_the_visibility_timeout() {

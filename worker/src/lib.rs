@@ -16,6 +16,9 @@
 //! - **Graceful shutdown.** On SIGTERM (KEDA scaling in) a worker stops receiving, finishes the
 //!   item in hand if it can within the grace period, and otherwise makes its message visible
 //!   again at once instead of leaving it hidden for the rest of its timeout.
+//! - **Messages are checked, not trusted.** A message whose run id is not a run id, or whose
+//!   input blob is not its item's own, goes to the poison queue untouched: whoever can write to
+//!   the queue cannot make a worker read, write or delete another blob.
 //! - **Poison, not loops.** A message that keeps failing (bad JSON, missing input, a failing
 //!   computation) or keeps killing its workers goes to `work-items-poison` with the reason, and
 //!   a `Scaleboard.ItemFailed` event lets the run finish.
@@ -27,22 +30,21 @@
 //! - [`consumer`]: [`run`], the receive loops and their idle backoff.
 //! - `item`: one message from receipt to deletion, in the order that keeps it safe.
 //! - `lease`: a message in hand: kept hidden while the work lasts, then deleted or released.
+//! - [`check`]: what a message may ask for, checked before anything is done for it.
 //! - [`compute`](mod@compute): the pure computation and [`DEFAULT_COST`].
 //! - [`poison`]: the poison queue's records and the failure path.
 //! - [`event`]: the Event Grid events the worker posts.
 //! - [`retry`]: which storage failures pass, and retrying them.
 //! - [`stats`]: [`Stats`] and the live [`Progress`] counters.
 //! - [`health`]: the `/healthz` endpoint for the kubelet's probes.
-//! - [`clock`]: Unix milliseconds and RFC 3339 timestamps.
 
-pub mod clock;
+pub mod check;
 pub mod compute;
 pub mod config;
 pub mod consumer;
 pub mod event;
 pub mod health;
 pub mod poison;
-pub mod process;
 pub mod retry;
 pub mod stats;
 

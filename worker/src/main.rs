@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
+use plumbing::{cancel_on_signal, init_logging, LogFormat};
 use storage::{names, Storage, StorageArgs};
 use tokio_util::sync::CancellationToken;
-use worker::process::{cancel_on_signal, init_logging, LogFormat};
 use worker::{health, Progress, WorkerArgs};
 
 /// Scaleboard's queue worker.
@@ -57,7 +57,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         .storage
         .account()
         .context("storage settings are not usable")?;
-    let storage = Storage::connect(&account).context("cannot set up storage clients")?;
+    let storage = Storage::connect(&account, storage::Role::Worker)
+        .context("cannot set up storage clients")?;
 
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(

@@ -58,6 +58,8 @@ pub fn is_transient(error: &storage::Error) -> bool {
             None => true,
             Some(status) => matches!(u16::from(status), 408 | 429 | 500..=599),
         },
+        // A malformed answer (no ETag) is a service fault that another try may not repeat.
+        storage::Error::Protocol { .. } => true,
         storage::Error::Config(_) => false,
     }
 }

@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context, Result};
 
-use crate::{paths, process, tools};
+use crate::{paths, process, site, tools};
 
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
@@ -20,13 +20,18 @@ pub struct BenchArgs {
 }
 
 /// (package, bench target, what it measures)
-const BENCHES: [(&str, &str, &str); 5] = [
+const BENCHES: [(&str, &str, &str); 6] = [
     (
         "orchestration",
         "apply",
         "state machine apply rate (criterion)",
     ),
     ("server", "engine", "fan-out / fan-in vs raw SDK"),
+    (
+        "server",
+        "snapshot",
+        "a new viewer's snapshot: one hour of history and 50 active runs",
+    ),
     (
         "worker",
         "throughput",
@@ -78,6 +83,21 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             bail!("benchmark {bench} failed ({})", output.status);
         }
         report.push_str(&format!("## {bench}: {what}\n{text}\n"));
+    }
+    if args
+        .only
+        .as_deref()
+        .is_none_or(|only| "browser".contains(only))
+    {
+        // The page's own timings (first chart paint, sample → pixel lag, bundle size), in
+        // Chromium against a real server: Playwright's test tagged @perf prints them.
+        eprintln!("━━ browser: first chart paint, sample-to-pixel lag, wasm size");
+        let built = site::build(&site::BuildArgs::default())?;
+        crate::test::browser_tests(&built, &["--grep", "@perf", "--reporter", "list"])?;
+        report.push_str(
+            "## browser: see the Playwright output above (tagged @perf)
+",
+        );
     }
     std::fs::write(&report_path, report)
         .with_context(|| format!("writing {}", report_path.display()))?;

@@ -51,6 +51,8 @@ pub struct StackOptions<'a> {
     /// Azurite's data folder; a temporary one when `None`.
     pub data_dir: Option<PathBuf>,
     pub log_file: Option<PathBuf>,
+    /// More environment for the server (`SCALEBOARD_CLUSTER=none`, an operator key, …).
+    pub server_env: &'a [(&'a str, &'a str)],
 }
 
 /// Starts Azurite, then the server against it, and waits until the server answers.
@@ -85,7 +87,8 @@ pub fn start_stack(options: &StackOptions) -> Result<Stack> {
         )
         // The local demo always uses its own Azurite, whatever the shell has configured.
         .env_remove("AZURE_STORAGE_CONNECTION_STRING")
-        .env_remove("AZURE_STORAGE_ACCOUNT");
+        .env_remove("AZURE_STORAGE_ACCOUNT")
+        .envs(options.server_env.iter().copied());
     process::die_with_parent(&mut command);
     let server = command
         .spawn()
@@ -127,6 +130,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         azurite_ports: ports,
         data_dir: Some(data.join("azurite")),
         log_file: Some(data.join("azurite.log")),
+        server_env: &[],
     })?;
     let azurite_ports = stack.azurite.ports();
     println!(

@@ -31,20 +31,7 @@ pub fn describe(command: &Command) -> String {
     text
 }
 
-/// Makes the child receive SIGTERM if this process dies, even by SIGKILL.
-#[allow(unsafe_code)]
-pub fn die_with_parent(command: &mut Command) {
-    use std::os::unix::process::CommandExt;
-    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
-    unsafe {
-        command.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) == -1 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-}
+pub use azurite::die_with_parent;
 
 /// Sends SIGTERM to a child, waits up to `grace`, then kills it.
 #[allow(unsafe_code)]

@@ -95,8 +95,14 @@ pub fn run(args: &TestArgs) -> Result<()> {
         )
     })?;
 
+    step("official Durable Functions client", &mut || {
+        official_client(&built)
+    })?;
+
     if !args.no_browser {
-        step("browser tests", &mut || browser_tests(&built))?;
+        step("browser tests", &mut || {
+            browser_tests(&built, &["--grep-invert", "@perf"])
+        })?;
     }
 
     eprintln!(
@@ -109,8 +115,39 @@ pub fn run(args: &TestArgs) -> Result<()> {
     Ok(())
 }
 
+/// The official Durable Functions Python client (`azure-functions-durable`, pinned in
+/// `end2end/durable-client/requirements.txt`, installed from PyPI into a virtual environment
+/// under the target folder) driving a real server on a real Azurite, as a function host's client
+/// binding does: on loopback, with no key (the clients cannot send one on their RPC calls). No
+/// cluster model: the runs complete through raised events, so nothing computes meanwhile.
+fn official_client(built: &site::Built) -> Result<()> {
+    let dir = paths::root().join("end2end").join("durable-client");
+    let python = tools::ensure_python_env(&dir.join("requirements.txt"))?;
+    let addr = demo::free_addr()?;
+    let stack = demo::start_stack(&StackOptions {
+        server_bin: &built.server,
+        site: &built.site,
+        addr,
+        azurite_ports: Ports::ANY,
+        data_dir: None,
+        log_file: None,
+        server_env: &[("SCALEBOARD_CLUSTER", "none")],
+    })?;
+    let status = process::status(
+        Command::new(&python)
+            .args(["-m", "unittest", "-v", "test_official_client"])
+            .env("SCALEBOARD_BASE_URL", &stack.url)
+            .current_dir(&dir),
+    )?;
+    drop(stack);
+    if !status.success() {
+        bail!("the official Durable Functions client's tests failed ({status})");
+    }
+    Ok(())
+}
+
 /// Playwright in Debian's Chromium against a real server on a real Azurite.
-fn browser_tests(built: &site::Built) -> Result<()> {
+pub fn browser_tests(built: &site::Built, playwright_args: &[&str]) -> Result<()> {
     tools::ensure_chromium()?;
     let end2end = paths::root().join("end2end");
     tools::ensure_npm_packages(&end2end)?;
@@ -122,10 +159,12 @@ fn browser_tests(built: &site::Built) -> Result<()> {
         azurite_ports: Ports::ANY,
         data_dir: None,
         log_file: None,
+        server_env: &[],
     })?;
     let status = process::status(
         Command::new("npx")
             .args(["playwright", "test"])
+            .args(playwright_args)
             .env("SCALEBOARD_BASE_URL", &stack.url)
             .env(
                 "AZURE_STORAGE_CONNECTION_STRING",

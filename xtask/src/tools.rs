@@ -91,6 +91,38 @@ pub fn ensure_chromium() -> Result<PathBuf> {
     Ok(path)
 }
 
+/// A Python virtual environment with `requirements` installed (from PyPI, pinned), kept under
+/// the target folder and refreshed when the requirements change; returns its interpreter.
+pub fn ensure_python_env(requirements: &Path) -> Result<PathBuf> {
+    let venv = paths::target_dir()?.join("python-durable-client");
+    let python = venv.join("bin").join("python");
+    let stamp = venv.join("installed-requirements.txt");
+    let wanted = std::fs::read_to_string(requirements)
+        .with_context(|| format!("reading {}", requirements.display()))?;
+    if python.exists() && std::fs::read_to_string(&stamp).ok().as_deref() == Some(&wanted) {
+        return Ok(python);
+    }
+    process::run(
+        Command::new("python3")
+            .args(["-m", "venv", "--clear"])
+            .arg(&venv),
+    )?;
+    process::run(
+        Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-r",
+            ])
+            .arg(requirements),
+    )?;
+    std::fs::write(&stamp, wanted).context("recording the installed requirements")?;
+    Ok(python)
+}
+
 fn modified(path: &Path) -> Option<std::time::SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }

@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 use protocol::live::RunProgress;
+use protocol::routes;
 
 use crate::http;
 use crate::live::LiveState;
@@ -11,26 +12,20 @@ use crate::model::{format, runs};
 /// Rows shown: the active runs and the newest finished ones.
 const SHOWN: usize = 6;
 
-/// The instance routes of the Durable Functions-shaped API.
-pub const INSTANCES: &str = "/runtime/webhooks/durabletask/instances";
-
 #[component]
 pub fn RunsTable() -> impl IntoView {
     let live = expect_context::<LiveState>();
     let table = Memo::new(move |_| {
         let started = live.started.get();
-        live.latest.with(|s| {
-            let feed = s.as_ref().map(|s| s.runs.as_slice()).unwrap_or_default();
-            runs::shown(runs::merge(feed, &started), SHOWN)
-        })
+        live.runs
+            .with(|feed| runs::shown(runs::merge(feed, &started), SHOWN))
     });
     let rows = Memo::new(move |_| table.with(|(rows, _)| rows.clone()));
     let hidden = move || table.with(|(_, hidden)| *hidden);
     // Forget the runs started here once the feed lists them.
     Effect::new(move |_| {
-        live.latest.with(|s| {
-            let Some(sample) = s else { return };
-            let listed = |run: &RunProgress| sample.runs.iter().any(|r| r.id == run.id);
+        live.runs.with(|feed| {
+            let listed = |run: &RunProgress| feed.iter().any(|r| r.id == run.id);
             if live
                 .started
                 .with_untracked(|started| started.iter().any(listed))
@@ -98,8 +93,8 @@ fn RunRow(
     let get = move |f: fn(&RunProgress) -> String| {
         move || run.with(|r| r.as_ref().map(f).unwrap_or_default())
     };
-    let status = get(|r| r.status.clone());
-    let active = move || run.with(|r| r.as_ref().is_some_and(|r| runs::is_active(&r.status)));
+    let status = get(|r| r.status.to_string());
+    let active = move || run.with(|r| r.as_ref().is_some_and(|r| r.status.is_active()));
     let fractions = move || run.with(|r| r.as_ref().map(runs::fractions).unwrap_or_default());
     let rate = move || {
         run.with(|r| {
@@ -119,8 +114,10 @@ fn RunRow(
     let terminate = {
         let id = id.clone();
         move |_| {
-            let url =
-                format!("{INSTANCES}/{id}/terminate?reason=terminated%20from%20the%20dashboard");
+            let url = format!(
+                "{}?reason=terminated%20from%20the%20dashboard",
+                routes::instance_action(&id, "terminate")
+            );
             stopping.set(true);
             error.set(None);
             leptos::task::spawn_local(async move {

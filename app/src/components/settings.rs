@@ -6,6 +6,8 @@ use leptos::prelude::*;
 
 use crate::cluster::ClusterInfo;
 use crate::http;
+use protocol::cluster::ProfileApplied;
+
 use crate::model::input::{self, apply_edits, field_text, Field, GROUPS};
 
 #[component]
@@ -44,7 +46,7 @@ pub fn Settings() -> impl IntoView {
                 .map(|(field, value)| (*field, value.get_untracked()))
                 .collect();
             let body = match apply_edits(&profile, &edits) {
-                Ok(body) => body,
+                Ok(edited) => serde_json::to_string(&edited).unwrap_or_default(),
                 Err(message) => {
                     error.set(Some(message));
                     note.set(None);
@@ -55,11 +57,10 @@ pub fn Settings() -> impl IntoView {
             note.set(None);
             busy.set(true);
             leptos::task::spawn_local(async move {
-                match http::send("PUT", "/api/cluster/profile", Some(body.to_string())).await {
+                match http::send("PUT", protocol::routes::CLUSTER_PROFILE, Some(body)).await {
                     Ok(reply) if reply.is_success() => {
-                        if let Some(applied) = reply.json().and_then(|v| v.get("profile").cloned())
-                        {
-                            cluster.profile.set(Some(applied));
+                        if let Some(applied) = reply.parse::<ProfileApplied>() {
+                            cluster.profile.set(Some(applied.profile));
                         }
                         note.set(Some(
                             "Applied: the model uses these from its next step.".into(),
@@ -89,15 +90,15 @@ pub fn Settings() -> impl IntoView {
                         .find(|(f, _)| f == &field)
                         .map(|(_, v)| *v)
                         .expect("every field has an input");
-                    let id = field.id();
+                    let id = field.id;
                     view! {
                         <div class="field">
-                            <label for=id.clone()>{field.label}</label>
+                            <label for=id>{field.label}</label>
                             <input
-                                id=id.clone()
+                                id=id
                                 data-testid=id
                                 type="text"
-                                inputmode=if field.kind == input::FieldKind::Count { "numeric" } else { "decimal" }
+                                inputmode=if field.is_count() { "numeric" } else { "decimal" }
                                 autocomplete="off"
                                 aria-describedby="settings-error"
                                 prop:value=move || value.get()

@@ -6,7 +6,7 @@ use protocol::live::RunProgress;
 use crate::http;
 use crate::live::LiveState;
 use crate::model::format::short_id;
-use crate::model::input::{parse_cost, parse_item_count, start_url};
+use crate::model::input::{parse_cost, parse_item_count};
 
 #[component]
 pub fn StartRun() -> impl IntoView {
@@ -35,17 +35,17 @@ pub fn StartRun() -> impl IntoView {
         started.set(None);
         busy.set(true);
         leptos::task::spawn_local(async move {
-            match http::send("POST", &start_url(count, cost), None).await {
+            match http::send("POST", &protocol::routes::start(count, cost), None).await {
                 Ok(reply) if reply.is_success() => {
                     let id = reply
-                        .json()
-                        .and_then(|v| v.get("id").and_then(|id| id.as_str()).map(str::to_string));
+                        .parse::<protocol::durable::ManagementUris>()
+                        .map(|uris| uris.id);
                     if let Some(id) = id {
                         let now = now_ms();
                         live.started.update(|runs| {
                             runs.push(RunProgress {
                                 id: id.clone(),
-                                status: "Pending".into(),
+                                status: protocol::durable::RuntimeStatus::Pending,
                                 total: count,
                                 scheduled: 0,
                                 completed: 0,

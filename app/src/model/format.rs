@@ -61,32 +61,6 @@ pub fn clock(t_ms: u64) -> String {
     }
 }
 
-/// Milliseconds since the epoch of an RFC 3339 UTC time as the API writes it
-/// (`2026-11-26T18:00:00.123Z`); `None` for anything else.
-pub fn parse_rfc3339_ms(text: &str) -> Option<u64> {
-    let text = text.strip_suffix('Z')?;
-    let (date, time) = text.split_once('T')?;
-    let mut date = date.split('-').map(str::parse::<i64>);
-    let (year, month, day) = (date.next()?.ok()?, date.next()?.ok()?, date.next()?.ok()?);
-    let (hms, fraction) = time.split_once('.').unwrap_or((time, "0"));
-    let mut hms = hms.split(':').map(str::parse::<i64>);
-    let (h, m, s) = (hms.next()?.ok()?, hms.next()?.ok()?, hms.next()?.ok()?);
-    if !(1..=12).contains(&month) || !(1..=31).contains(&day) || h > 23 || m > 59 || s > 60 {
-        return None;
-    }
-    let millis: i64 = format!("{fraction:0<3}").get(..3)?.parse().ok()?;
-    // Days from the civil date (Howard Hinnant's algorithm).
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    let ms = ((days * 86_400 + h * 3600 + m * 60 + s) * 1000) + millis;
-    u64::try_from(ms).ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,20 +87,5 @@ mod tests {
     #[test]
     fn clock_times_outside_the_browser_are_utc() {
         assert_eq!(clock(1_764_180_000_123), "18:00:00");
-    }
-
-    #[test]
-    fn api_times_parse() {
-        assert_eq!(
-            parse_rfc3339_ms("2025-11-26T18:00:00.123Z"),
-            Some(1_764_180_000_123)
-        );
-        assert_eq!(parse_rfc3339_ms("1970-01-01T00:00:01Z"), Some(1000));
-        assert_eq!(
-            parse_rfc3339_ms("2024-02-29T00:00:00.5Z"),
-            Some(1_709_164_800_500)
-        );
-        assert_eq!(parse_rfc3339_ms("yesterday"), None);
-        assert_eq!(parse_rfc3339_ms("2025-13-01T00:00:00Z"), None);
     }
 }

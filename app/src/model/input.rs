@@ -1,7 +1,9 @@
 //! What people type: the start form's numbers and the scaling settings. Checked here so a
 //! mistake is explained next to the field before anything is sent; the server checks again.
 
-use serde_json::Value;
+use std::time::Duration;
+
+use protocol::cluster::Profile;
 
 use super::format::group_thousands;
 
@@ -50,16 +52,6 @@ pub fn parse_cost(text: &str) -> Result<Option<u32>, String> {
         .map_err(|_| format!("A cost of {value} rounds is too large."))
 }
 
-/// The start request, as `curl` users write it.
-pub fn start_url(items: u32, cost: Option<u32>) -> String {
-    match cost {
-        Some(cost) => {
-            format!("/api/orchestrators/ComputeOrchestrator?inputCount={items}&cost={cost}")
-        }
-        None => format!("/api/orchestrators/ComputeOrchestrator?inputCount={items}"),
-    }
-}
-
 fn clip(text: &str) -> String {
     if text.chars().count() > 24 {
         format!("{}…", text.chars().take(24).collect::<String>())
@@ -68,44 +60,41 @@ fn clip(text: &str) -> String {
     }
 }
 
-/// What a setting holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FieldKind {
-    /// A whole number (replicas, nodes, messages).
-    Count,
-    /// A duration in seconds, fractions allowed.
-    Seconds,
+/// Where a setting lives in the profile: a typed place, so a field renamed in
+/// `autoscale::Profile` fails to compile here instead of being dropped by the page.
+#[derive(Debug)]
+pub enum Slot<'a> {
+    /// A whole number (replicas, nodes).
+    Count(&'a mut u32),
+    /// A whole number that may be large (messages).
+    Messages(&'a mut u64),
+    /// A duration, edited in seconds (fractions allowed).
+    Seconds(&'a mut Duration),
 }
 
 /// One editable parameter of the scaling profile.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug)]
 pub struct Field {
-    /// Where it sits in the profile's JSON.
-    pub path: [&'static str; 2],
+    /// The id of its input, also its test id.
+    pub id: &'static str,
     pub label: &'static str,
     /// The name of the setting in KEDA, the HPA or AKS, for people who know those.
     pub hint: &'static str,
-    pub kind: FieldKind,
+    /// Its place in a profile.
+    pub slot: fn(&mut Profile) -> Slot<'_>,
 }
 
-impl Field {
-    /// The id of its input, also its test id.
-    pub fn id(&self) -> String {
-        format!("setting-{}-{}", self.path[0], self.path[1]).replace('_', "-")
+impl PartialEq for Field {
+    fn eq(&self, other: &Field) -> bool {
+        self.id == other.id
     }
 }
 
-const fn field(
-    path: [&'static str; 2],
-    label: &'static str,
-    hint: &'static str,
-    kind: FieldKind,
-) -> Field {
-    Field {
-        path,
-        label,
-        hint,
-        kind,
+impl Field {
+    /// Whether the input takes whole numbers only.
+    pub fn is_count(&self) -> bool {
+        let mut probe = Profile::default();
+        !matches!((self.slot)(&mut probe), Slot::Seconds(_))
     }
 }
 
@@ -114,94 +103,94 @@ pub const GROUPS: &[(&str, &[Field])] = &[
     (
         "KEDA ScaledObject",
         &[
-            field(
-                ["scaled_object", "queue_length"],
-                "Target messages per pod",
-                "queueLength",
-                FieldKind::Count,
-            ),
-            field(
-                ["scaled_object", "activation_queue_length"],
-                "Activation queue length",
-                "activationQueueLength",
-                FieldKind::Count,
-            ),
-            field(
-                ["scaled_object", "min_replicas"],
-                "Min replicas",
-                "minReplicaCount",
-                FieldKind::Count,
-            ),
-            field(
-                ["scaled_object", "max_replicas"],
-                "Max replicas",
-                "maxReplicaCount",
-                FieldKind::Count,
-            ),
-            field(
-                ["scaled_object", "polling_interval"],
-                "Polling interval (s)",
-                "pollingInterval",
-                FieldKind::Seconds,
-            ),
-            field(
-                ["scaled_object", "cooldown_period"],
-                "Cooldown period (s)",
-                "cooldownPeriod",
-                FieldKind::Seconds,
-            ),
+            Field {
+                id: "setting-scaled-object-queue-length",
+                label: "Target messages per pod",
+                hint: "queueLength",
+                slot: |p| Slot::Messages(&mut p.scaled_object.queue_length),
+            },
+            Field {
+                id: "setting-scaled-object-activation-queue-length",
+                label: "Activation queue length",
+                hint: "activationQueueLength",
+                slot: |p| Slot::Messages(&mut p.scaled_object.activation_queue_length),
+            },
+            Field {
+                id: "setting-scaled-object-min-replicas",
+                label: "Min replicas",
+                hint: "minReplicaCount",
+                slot: |p| Slot::Count(&mut p.scaled_object.min_replicas),
+            },
+            Field {
+                id: "setting-scaled-object-max-replicas",
+                label: "Max replicas",
+                hint: "maxReplicaCount",
+                slot: |p| Slot::Count(&mut p.scaled_object.max_replicas),
+            },
+            Field {
+                id: "setting-scaled-object-polling-interval",
+                label: "Polling interval (s)",
+                hint: "pollingInterval",
+                slot: |p| Slot::Seconds(&mut p.scaled_object.polling_interval),
+            },
+            Field {
+                id: "setting-scaled-object-cooldown-period",
+                label: "Cooldown period (s)",
+                hint: "cooldownPeriod",
+                slot: |p| Slot::Seconds(&mut p.scaled_object.cooldown_period),
+            },
         ],
     ),
     (
         "HPA and pods",
         &[
-            field(
-                ["hpa", "scale_down_stabilization"],
-                "Scale-down stabilization (s)",
-                "scaleDown.stabilizationWindowSeconds",
-                FieldKind::Seconds,
-            ),
-            field(
-                ["pod", "startup_delay"],
-                "Pod start-up (s)",
-                "image pull + start",
-                FieldKind::Seconds,
-            ),
+            Field {
+                id: "setting-hpa-scale-down-stabilization",
+                label: "Scale-down stabilization (s)",
+                hint: "scaleDown.stabilizationWindowSeconds",
+                slot: |p| Slot::Seconds(&mut p.hpa.scale_down_stabilization),
+            },
+            Field {
+                id: "setting-pod-startup-delay",
+                label: "Pod start-up (s)",
+                hint: "image pull + start",
+                slot: |p| Slot::Seconds(&mut p.pod.startup_delay),
+            },
         ],
     ),
     (
         "Node pool and cluster autoscaler",
         &[
-            field(
-                ["node_pool", "min_nodes"],
-                "Min nodes",
-                "minCount",
-                FieldKind::Count,
-            ),
-            field(
-                ["node_pool", "max_nodes"],
-                "Max nodes",
-                "maxCount",
-                FieldKind::Count,
-            ),
-            field(
-                ["node_pool", "provisioning_delay"],
-                "Node provisioning (s)",
-                "VM create + join",
-                FieldKind::Seconds,
-            ),
-            field(
-                ["cluster_autoscaler", "scan_interval"],
-                "Scan interval (s)",
-                "scan-interval",
-                FieldKind::Seconds,
-            ),
-            field(
-                ["cluster_autoscaler", "scale_down_unneeded_time"],
-                "Node unneeded time (s)",
-                "scale-down-unneeded-time",
-                FieldKind::Seconds,
-            ),
+            Field {
+                id: "setting-node-pool-min-nodes",
+                label: "Min nodes",
+                hint: "minCount",
+                slot: |p| Slot::Count(&mut p.node_pool.min_nodes),
+            },
+            Field {
+                id: "setting-node-pool-max-nodes",
+                label: "Max nodes",
+                hint: "maxCount",
+                slot: |p| Slot::Count(&mut p.node_pool.max_nodes),
+            },
+            Field {
+                id: "setting-node-pool-provisioning-delay",
+                label: "Node provisioning (s)",
+                hint: "VM create + join",
+                slot: |p| Slot::Seconds(&mut p.node_pool.provisioning_delay),
+            },
+            Field {
+                id: "setting-cluster-autoscaler-scan-interval",
+                label: "Scan interval (s)",
+                hint: "scan-interval",
+                slot: |p| Slot::Seconds(&mut p.cluster_autoscaler.scan_interval),
+            },
+            Field {
+                id: "setting-cluster-autoscaler-scale-down-unneeded-time",
+                label: "Node unneeded time (s)",
+                hint: "scale-down-unneeded-time",
+                slot: |p| Slot::Seconds(&mut p.cluster_autoscaler.scale_down_unneeded_time),
+            },
         ],
     ),
 ];
@@ -212,46 +201,41 @@ pub fn fields() -> impl Iterator<Item = &'static Field> {
 }
 
 /// The field's current value as the input shows it.
-pub fn field_text(profile: &Value, field: &Field) -> String {
-    match &profile[field.path[0]][field.path[1]] {
-        Value::Number(n) => match (n.as_u64(), n.as_f64()) {
-            (Some(whole), _) => whole.to_string(),
-            (None, Some(f)) if f.fract() == 0.0 => format!("{f:.0}"),
-            (None, Some(f)) => format!("{}", (f * 1000.0).round() / 1000.0),
-            _ => n.to_string(),
-        },
-        Value::Null => String::new(),
-        other => other.to_string(),
+pub fn field_text(profile: &Profile, field: &Field) -> String {
+    let mut profile = profile.clone();
+    match (field.slot)(&mut profile) {
+        Slot::Count(n) => n.to_string(),
+        Slot::Messages(n) => n.to_string(),
+        Slot::Seconds(d) => {
+            let secs = d.as_secs_f64();
+            format!("{}", (secs * 1000.0).round() / 1000.0)
+        }
     }
 }
 
-/// `profile` with the edited fields replaced; the first unreadable value is explained.
-pub fn apply_edits(profile: &Value, edits: &[(&Field, String)]) -> Result<Value, String> {
+/// `profile` with the edited fields replaced; the first unreadable value is explained. Limits
+/// beyond the syntax are the server's to check (`Profile::validate`), and it says which.
+pub fn apply_edits(profile: &Profile, edits: &[(&Field, String)]) -> Result<Profile, String> {
     let mut out = profile.clone();
     for (field, text) in edits {
         let text = text.trim();
-        let value = match field.kind {
-            FieldKind::Count => text
-                .parse::<u64>()
-                .map(Value::from)
-                .map_err(|_| format!("{}: “{text}” is not a whole number.", field.label))?,
-            FieldKind::Seconds => match text.parse::<f64>() {
-                Ok(secs) if secs.is_finite() && secs >= 0.0 => Value::from(secs),
-                _ => {
-                    return Err(format!(
-                        "{}: “{text}” is not a number of seconds (0 or more).",
-                        field.label
-                    ))
-                }
-            },
-        };
-        let Some(group) = out.get_mut(field.path[0]).and_then(Value::as_object_mut) else {
-            return Err(format!(
-                "the profile has no `{}` section to edit",
-                field.path[0]
-            ));
-        };
-        group.insert(field.path[1].to_string(), value);
+        let whole = || format!("{}: “{text}” is not a whole number.", field.label);
+        match (field.slot)(&mut out) {
+            Slot::Count(n) => *n = text.parse().map_err(|_| whole())?,
+            Slot::Messages(n) => *n = text.parse().map_err(|_| whole())?,
+            Slot::Seconds(d) => {
+                *d = text
+                    .parse::<f64>()
+                    .ok()
+                    .and_then(|secs| Duration::try_from_secs_f64(secs).ok())
+                    .ok_or_else(|| {
+                        format!(
+                            "{}: “{text}” is not a number of seconds (0 or more).",
+                            field.label
+                        )
+                    })?
+            }
+        }
     }
     Ok(out)
 }
@@ -259,7 +243,6 @@ pub fn apply_edits(profile: &Value, edits: &[(&Field, String)]) -> Result<Value,
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn item_counts_are_explained() {
@@ -286,58 +269,69 @@ mod tests {
         assert!(parse_cost("-5").unwrap_err().contains("negative"));
         assert!(parse_cost("lots").unwrap_err().contains("whole number"));
         assert!(parse_cost("99999999999").unwrap_err().contains("too large"));
-        assert_eq!(
-            start_url(200, Some(150_000)),
-            "/api/orchestrators/ComputeOrchestrator?inputCount=200&cost=150000"
-        );
-        assert_eq!(
-            start_url(5, None),
-            "/api/orchestrators/ComputeOrchestrator?inputCount=5"
-        );
     }
 
-    fn profile() -> Value {
-        json!({
-            "name": "demo",
-            "scaled_object": { "queue_length": 5, "polling_interval": 2.0, "cooldown_period": 2.5 },
-            "node_pool": { "max_nodes": 5 }
-        })
+    fn profile() -> Profile {
+        let mut profile = Profile::demo();
+        profile.scaled_object.queue_length = 5;
+        profile.scaled_object.polling_interval = Duration::from_secs(2);
+        profile.scaled_object.cooldown_period = Duration::from_millis(2500);
+        profile
+    }
+
+    fn field(id: &str) -> &'static Field {
+        fields().find(|f| f.id == id).unwrap()
     }
 
     #[test]
     fn settings_read_and_edit_the_profile() {
-        let fields: Vec<&Field> = fields().collect();
-        let queue = fields
-            .iter()
-            .find(|f| f.path == ["scaled_object", "queue_length"])
-            .unwrap();
-        let polling = fields
-            .iter()
-            .find(|f| f.path == ["scaled_object", "polling_interval"])
-            .unwrap();
-        let cooldown = fields
-            .iter()
-            .find(|f| f.path == ["scaled_object", "cooldown_period"])
-            .unwrap();
-        assert_eq!(queue.id(), "setting-scaled-object-queue-length");
+        let queue = field("setting-scaled-object-queue-length");
+        let polling = field("setting-scaled-object-polling-interval");
+        let cooldown = field("setting-scaled-object-cooldown-period");
+        assert!(queue.is_count());
+        assert!(!polling.is_count());
         assert_eq!(field_text(&profile(), queue), "5");
         assert_eq!(field_text(&profile(), polling), "2");
         assert_eq!(field_text(&profile(), cooldown), "2.5");
 
         let edited =
             apply_edits(&profile(), &[(queue, "10".into()), (polling, "0.5".into())]).unwrap();
-        assert_eq!(edited["scaled_object"]["queue_length"], 10);
-        assert_eq!(edited["scaled_object"]["polling_interval"], 0.5);
-        assert_eq!(edited["name"], "demo", "the rest is kept");
+        assert_eq!(edited.scaled_object.queue_length, 10);
+        assert_eq!(
+            edited.scaled_object.polling_interval,
+            Duration::from_millis(500)
+        );
+        assert_eq!(edited.name, "demo", "the rest is kept");
 
         let error = apply_edits(&profile(), &[(queue, "ten".into())]).unwrap_err();
         assert!(error.starts_with("Target messages per pod"), "{error}");
         assert!(apply_edits(&profile(), &[(polling, "-1".into())]).is_err());
+        assert!(apply_edits(&profile(), &[(polling, "NaN".into())]).is_err());
+        let replicas = field("setting-scaled-object-max-replicas");
+        assert!(apply_edits(&profile(), &[(replicas, "4294967296".into())]).is_err());
+    }
+
+    #[test]
+    fn every_field_edits_its_own_place() {
+        for field in fields() {
+            let edited = apply_edits(&profile(), &[(field, "7".into())]).unwrap();
+            assert_ne!(edited, profile(), "{}", field.id);
+            assert_eq!(field_text(&edited, field), "7", "{}", field.id);
+            for other in fields().filter(|f| f != &field) {
+                assert_eq!(
+                    field_text(&edited, other),
+                    field_text(&profile(), other),
+                    "{} changed {}",
+                    field.id,
+                    other.id
+                );
+            }
+        }
     }
 
     #[test]
     fn every_field_has_a_unique_id() {
-        let mut ids: Vec<String> = fields().map(Field::id).collect();
+        let mut ids: Vec<&str> = fields().map(|f| f.id).collect();
         let count = ids.len();
         ids.sort();
         ids.dedup();

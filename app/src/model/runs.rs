@@ -1,15 +1,9 @@
 //! Runs as the table shows them: the live feed's list, with the runs this page just started
 //! until the feed has them, and the rates and durations derived from their counts.
 
+use protocol::durable::StatusDocument;
 use protocol::live::{RunProgress, Sample};
-use serde_json::Value;
-
-use super::format::parse_rfc3339_ms;
-
-/// Whether a run can still change (and so be terminated).
-pub fn is_active(status: &str) -> bool {
-    matches!(status, "Pending" | "Running" | "Suspended")
-}
+use protocol::timestamp::parse_rfc3339;
 
 /// The feed's runs plus those started here that the feed does not list yet, newest first.
 pub fn merge(feed: &[RunProgress], started: &[RunProgress]) -> Vec<RunProgress> {
@@ -31,13 +25,13 @@ pub fn merge(feed: &[RunProgress], started: &[RunProgress]) -> Vec<RunProgress> 
 /// The rows to show: every active run, then the newest finished ones, `limit` in all (more
 /// only if more are active); and how many finished runs were left out.
 pub fn shown(rows: Vec<RunProgress>, limit: usize) -> (Vec<RunProgress>, usize) {
-    let active = rows.iter().filter(|r| is_active(&r.status)).count();
+    let active = rows.iter().filter(|r| r.status.is_active()).count();
     let mut room = limit.saturating_sub(active);
     let total = rows.len();
     let kept: Vec<RunProgress> = rows
         .into_iter()
         .filter(|r| {
-            if is_active(&r.status) {
+            if r.status.is_active() {
                 true
             } else if room > 0 {
                 room -= 1;
@@ -53,7 +47,7 @@ pub fn shown(rows: Vec<RunProgress>, limit: usize) -> (Vec<RunProgress>, usize) 
 
 /// How long a run has taken: to its last update once finished, to `now_ms` while active.
 pub fn duration_ms(run: &RunProgress, now_ms: u64) -> u64 {
-    let end = if is_active(&run.status) {
+    let end = if run.status.is_active() {
         now_ms.max(run.updated_ms)
     } else {
         run.updated_ms
@@ -68,8 +62,8 @@ pub fn run_rate(run: &RunProgress, now_ms: u64) -> Option<f64> {
 }
 
 /// Items completed per second across all runs over the last `span_ms` of samples: the
-/// difference of each run's completed count between the newest sample and the oldest within
-/// the span. A run absent from the older sample had started since, so it counts from zero.
+/// difference of the server's completed total between the newest sample and the oldest within
+/// the span.
 pub fn items_per_second(samples: &[Sample], span_ms: u64) -> Option<f64> {
     let newest = samples.last()?;
     let since = newest.t_ms.saturating_sub(span_ms);
@@ -82,39 +76,25 @@ pub fn items_per_second(samples: &[Sample], span_ms: u64) -> Option<f64> {
     if elapsed == 0 {
         return None;
     }
-    let done: u64 = newest
-        .runs
-        .iter()
-        .map(|run| {
-            let before = oldest
-                .runs
-                .iter()
-                .find(|r| r.id == run.id)
-                .map_or(0, |r| r.completed);
-            u64::from(run.completed.saturating_sub(before))
-        })
-        .sum();
+    let done = newest
+        .completed_total
+        .saturating_sub(oldest.completed_total);
     Some(done as f64 * 1000.0 / elapsed as f64)
 }
 
 /// A run's progress from its status document (`GET …/instances/{id}`), for runs the live feed
-/// no longer lists.
-pub fn from_status(status: &Value) -> Option<RunProgress> {
-    let count = |field: &str| {
-        status["customStatus"][field]
-            .as_u64()
-            .and_then(|n| u32::try_from(n).ok())
-            .unwrap_or(0)
-    };
+/// no longer lists; `None` when its times are not RFC 3339.
+pub fn from_status(doc: &StatusDocument) -> Option<RunProgress> {
+    let counts = doc.custom_status;
     Some(RunProgress {
-        id: status["instanceId"].as_str()?.to_string(),
-        status: status["runtimeStatus"].as_str()?.to_string(),
-        total: count("total"),
-        scheduled: count("scheduled"),
-        completed: count("completed"),
-        failed: count("failed"),
-        created_ms: parse_rfc3339_ms(status["createdTime"].as_str()?)?,
-        updated_ms: parse_rfc3339_ms(status["lastUpdatedTime"].as_str()?)?,
+        id: doc.instance_id.clone(),
+        status: doc.runtime_status,
+        total: counts.total,
+        scheduled: counts.scheduled,
+        completed: counts.completed,
+        failed: counts.failed,
+        created_ms: parse_rfc3339(&doc.created_time)?,
+        updated_ms: parse_rfc3339(&doc.last_updated_time)?,
     })
 }
 
@@ -132,18 +112,20 @@ pub fn fractions(run: &RunProgress) -> (f64, f64) {
 
 #[cfg(test)]
 mod tests {
+    use protocol::durable::RuntimeStatus::{self, Completed, Pending, Running};
+
     use super::*;
 
     fn run(
         id: &str,
-        status: &str,
+        status: RuntimeStatus,
         completed: u32,
         created_ms: u64,
         updated_ms: u64,
     ) -> RunProgress {
         RunProgress {
             id: id.into(),
-            status: status.into(),
+            status,
             total: 200,
             scheduled: 200,
             completed,
@@ -153,21 +135,21 @@ mod tests {
         }
     }
 
-    fn sample(t_ms: u64, runs: Vec<RunProgress>) -> Sample {
+    fn sample(t_ms: u64, completed_total: u64) -> Sample {
         Sample {
             t_ms,
             seq: t_ms / 1000,
-            runs,
+            completed_total,
             ..Default::default()
         }
     }
 
     #[test]
     fn started_runs_show_until_the_feed_has_them() {
-        let feed = vec![run("a", "Running", 5, 1_000, 2_000)];
+        let feed = vec![run("a", Running, 5, 1_000, 2_000)];
         let started = vec![
-            run("a", "Pending", 0, 900, 900),
-            run("b", "Pending", 0, 3_000, 3_000),
+            run("a", Pending, 0, 900, 900),
+            run("b", Pending, 0, 3_000, 3_000),
         ];
         let rows = merge(&feed, &started);
         assert_eq!(rows.len(), 2);
@@ -184,11 +166,11 @@ mod tests {
     #[test]
     fn the_table_keeps_active_runs_and_the_newest_finished() {
         let rows = vec![
-            run("e", "Completed", 0, 5, 5),
-            run("d", "Running", 0, 4, 4),
-            run("c", "Completed", 0, 3, 3),
-            run("b", "Completed", 0, 2, 2),
-            run("a", "Pending", 0, 1, 1),
+            run("e", Completed, 0, 5, 5),
+            run("d", Running, 0, 4, 4),
+            run("c", Completed, 0, 3, 3),
+            run("b", Completed, 0, 2, 2),
+            run("a", Pending, 0, 1, 1),
         ];
         let (kept, hidden) = shown(rows, 3);
         let ids: Vec<&str> = kept.iter().map(|r| r.id.as_str()).collect();
@@ -199,73 +181,63 @@ mod tests {
     #[test]
     fn durations_run_to_now_while_active_and_stop_when_finished() {
         assert_eq!(
-            duration_ms(&run("a", "Running", 0, 1_000, 2_000), 9_000),
+            duration_ms(&run("a", Running, 0, 1_000, 2_000), 9_000),
             8_000
         );
         assert_eq!(
-            duration_ms(&run("a", "Completed", 0, 1_000, 5_000), 9_000),
+            duration_ms(&run("a", Completed, 0, 1_000, 5_000), 9_000),
             4_000
         );
-        assert_eq!(
-            run_rate(&run("a", "Completed", 100, 0, 20_000), 0),
-            Some(5.0)
-        );
-        assert_eq!(run_rate(&run("a", "Pending", 0, 0, 0), 500), None);
+        assert_eq!(run_rate(&run("a", Completed, 100, 0, 20_000), 0), Some(5.0));
+        assert_eq!(run_rate(&run("a", Pending, 0, 0, 0), 500), None);
     }
 
     #[test]
     fn throughput_counts_completions_in_the_span() {
         let samples = vec![
-            sample(1_000, vec![run("a", "Running", 0, 0, 0)]),
-            sample(5_000, vec![run("a", "Running", 10, 0, 0)]),
-            sample(9_000, vec![run("a", "Running", 30, 0, 0)]),
-            sample(
-                11_000,
-                vec![
-                    run("b", "Running", 4, 10_000, 0),
-                    run("a", "Completed", 40, 0, 0),
-                ],
-            ),
+            sample(1_000, 0),
+            sample(5_000, 10),
+            sample(9_000, 30),
+            sample(11_000, 44),
         ];
-        // Over the last 6 s: a went 10 → 40 and b 0 → 4 between t = 5 s and 11 s.
+        // Over the last 6 s: 10 → 44 between t = 5 s and 11 s.
         assert_eq!(items_per_second(&samples, 6_000), Some(34.0 / 6.0));
         assert_eq!(items_per_second(&samples[..1], 6_000), None);
         assert_eq!(items_per_second(&[], 6_000), None);
     }
 
     #[test]
-    fn a_run_that_left_the_feed_does_not_make_throughput_negative() {
-        let samples = vec![
-            sample(1_000, vec![run("a", "Completed", 200, 0, 0)]),
-            sample(2_000, vec![]),
-        ];
+    fn a_total_that_went_back_does_not_make_throughput_negative() {
+        // A restarted server counts from zero again.
+        let samples = vec![sample(1_000, 200), sample(2_000, 0)];
         assert_eq!(items_per_second(&samples, 5_000), Some(0.0));
     }
 
     #[test]
     fn status_documents_read_as_progress() {
-        let status = serde_json::json!({
+        let status: StatusDocument = serde_json::from_value(serde_json::json!({
             "name": "ComputeOrchestrator",
             "instanceId": "abc",
             "runtimeStatus": "Completed",
             "input": { "inputCount": 200, "cost": 150000 },
             "customStatus": { "scheduled": 200, "completed": 198, "failed": 2, "total": 200 },
             "createdTime": "1970-01-01T00:00:01.000Z",
+            "output": null,
             "lastUpdatedTime": "1970-01-01T00:00:31.500Z"
-        });
+        }))
+        .unwrap();
         let run = from_status(&status).unwrap();
         assert_eq!((run.completed, run.failed, run.total), (198, 2, 200));
         assert_eq!((run.created_ms, run.updated_ms), (1_000, 31_500));
-        assert_eq!(run.status, "Completed");
-        assert_eq!(
-            from_status(&serde_json::json!({ "error": "not found" })),
-            None
-        );
+        assert_eq!(run.status, Completed);
+        let mut bad = status.clone();
+        bad.created_time = "yesterday".into();
+        assert_eq!(from_status(&bad), None);
     }
 
     #[test]
     fn progress_fractions() {
-        let mut r = run("a", "Running", 50, 0, 0);
+        let mut r = run("a", Running, 50, 0, 0);
         r.failed = 10;
         assert_eq!(fractions(&r), (0.25, 0.05));
         r.total = 0;

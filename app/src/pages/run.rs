@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
-use serde_json::Value;
+use protocol::durable::{RunInput, StatusDocument};
 
 use crate::components::charts::LiveChart;
 use crate::components::exports::ExportLinks;
@@ -21,13 +21,11 @@ pub fn RunPage() -> impl IntoView {
     let params = use_params_map();
     let id = Memo::new(move |_| params.with(|p| p.get("id").unwrap_or_default()));
     // `None` until the first answer; then the status document or why there is none.
-    let status = RwSignal::new(None::<Result<Value, String>>);
+    let status = RwSignal::new(None::<Result<StatusDocument, String>>);
     let feed_run = Memo::new(move |_| {
         let id = id.get();
-        live.latest.with(|s| {
-            s.as_ref()
-                .and_then(|s| s.runs.iter().find(|r| r.id == id).cloned())
-        })
+        live.runs
+            .with(|runs| runs.iter().find(|r| r.id == id).cloned())
     });
     // The live feed lists recent runs; older ones are read from their status document.
     let run = Memo::new(move |_| {
@@ -45,23 +43,18 @@ pub fn RunPage() -> impl IntoView {
         let asked = StoredValue::new(0u64);
         Effect::new(move |_| {
             let id = id.get();
-            feed_run.with(|r| r.as_ref().map(|r| (r.status.clone(), r.updated_ms)));
+            feed_run.with(|r| r.as_ref().map(|r| (r.status, r.updated_ms)));
             asked.update_value(|n| *n += 1);
             let mine = asked.get_value();
             leptos::task::spawn_local(async move {
-                let answer = match crate::http::send(
-                    "GET",
-                    &format!("{}/{id}", crate::components::runs::INSTANCES),
-                    None,
-                )
-                .await
-                {
-                    Ok(reply) if reply.is_success() => reply
-                        .json()
-                        .ok_or_else(|| "the status is not JSON".to_string()),
-                    Ok(reply) => Err(reply.error_message()),
-                    Err(message) => Err(message),
-                };
+                let answer =
+                    match crate::http::send("GET", &protocol::routes::instance(&id), None).await {
+                        Ok(reply) if reply.is_success() => reply
+                            .parse::<StatusDocument>()
+                            .ok_or_else(|| "the answer is not a status document".to_string()),
+                        Ok(reply) => Err(reply.error_message()),
+                        Err(message) => Err(message),
+                    };
                 // An older request answering late must not overwrite a newer answer.
                 if asked.get_value() == mine {
                     status.set(Some(answer));
@@ -74,7 +67,7 @@ pub fn RunPage() -> impl IntoView {
         let newest = live.latest.with(|s| s.as_ref().map(|s| s.t_ms))?;
         run.with(|run| {
             let run = run.as_ref()?;
-            let end = if runs::is_active(&run.status) {
+            let end = if run.status.is_active() {
                 newest
             } else {
                 run.updated_ms
@@ -93,8 +86,8 @@ pub fn RunPage() -> impl IntoView {
         run.with(|run| {
             let Some(run) = run else { return Vec::new() };
             let mut marks = vec![(run.created_ms, "start".to_string())];
-            if !runs::is_active(&run.status) {
-                marks.push((run.updated_ms, run.status.to_lowercase()));
+            if run.status.is_terminal() {
+                marks.push((run.updated_ms, run.status.as_str().to_lowercase()));
             }
             marks
         })
@@ -109,13 +102,10 @@ pub fn RunPage() -> impl IntoView {
             run.with(|r| r.as_ref().map(|r| f(r, now)).unwrap_or_else(|| "—".into()))
         }
     };
-    let input = move |field: &'static str| {
+    let input = move |field: fn(&RunInput) -> u32| {
         move || {
             status.with(|s| match s {
-                Some(Ok(doc)) => doc["input"][field]
-                    .as_u64()
-                    .map(format::group_thousands)
-                    .unwrap_or_else(|| "default".into()),
+                Some(Ok(doc)) => format::group_thousands(u64::from(field(&doc.input))),
                 _ => "—".into(),
             })
         }
@@ -140,8 +130,8 @@ pub fn RunPage() -> impl IntoView {
             <h1>
                 "Run " <span class="run-id" data-testid="run-id" title=move || id.get()>{short}</span>
             </h1>
-            <span class="status big" data-testid="run-status" data-status=fact(|r, _| r.status.clone())>
-                {fact(|r, _| r.status.clone())}
+            <span class="status big" data-testid="run-status" data-status=fact(|r, _| r.status.to_string())>
+                {fact(|r, _| r.status.to_string())}
             </span>
         </header>
         <p class="form-error" role="alert" data-testid="run-error" hidden=move || !missing()>
@@ -151,7 +141,7 @@ pub fn RunPage() -> impl IntoView {
             <div><dt>"Items"</dt><dd data-testid="run-items">{fact(|r, _| format::group_thousands(u64::from(r.total)))}</dd></div>
             <div><dt>"Completed"</dt><dd data-testid="run-completed">{fact(|r, _| r.completed.to_string())}</dd></div>
             <div><dt>"Failed"</dt><dd data-testid="run-failed">{fact(|r, _| r.failed.to_string())}</dd></div>
-            <div><dt>"Cost / item"</dt><dd>{input("cost")}</dd></div>
+            <div><dt>"Cost / item"</dt><dd>{input(|i| i.cost)}</dd></div>
             <div><dt>"Started"</dt><dd>{fact(|r, _| format::clock(r.created_ms))}</dd></div>
             <div><dt>"Duration"</dt><dd>{fact(|r, now| format::duration(runs::duration_ms(r, now)))}</dd></div>
             <div>

@@ -21,7 +21,38 @@ pub async fn private_storage() -> (Azurite, Storage) {
     let account = StorageArgs::azurite(azurite.ports().blob, azurite.ports().queue)
         .account()
         .unwrap();
-    let storage = Storage::connect(&account).unwrap();
+    let storage = Storage::connect(&account, storage::Role::Server).unwrap();
     storage.ensure_resources().await.unwrap();
     (azurite, storage)
+}
+
+/// A server on a free loopback port, started the one way every server starts
+/// (`server::start`), with the given cluster view and one sample a second.
+pub async fn start_server(
+    storage: &Storage,
+    cluster: server::startup::ClusterChoice,
+) -> server::Running {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    server::start(
+        server::Settings {
+            storage: storage.clone(),
+            engine: server::orchestrator::EngineConfig::default(),
+            api: server::durable::ApiSettings {
+                operator_key: None,
+                max_input_count: 1_000_000,
+                max_cost: 100_000_000,
+                default_cost: 0,
+                trust_forwarded: false,
+            },
+            cluster,
+            sample_interval: std::time::Duration::from_secs(1),
+            history: 3600,
+            site_root: "target/site".into(),
+            hosts: server::guard::HostPolicy::for_bind("127.0.0.1:0".parse().unwrap(), &[], false)
+                .unwrap(),
+        },
+        listener,
+    )
+    .await
+    .expect("start a server")
 }

@@ -14,10 +14,11 @@ use autoscale::{Cluster, Command, EventKind, Observation as ModelObservation, Po
 use protocol::live::{ClusterSample, ClusterSource, ScaleEvent};
 use storage::Storage;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use worker::WorkerConfig;
 
 use super::{ClusterView, Observation};
-use crate::sampler::now_ms;
+use plumbing::clock::now_ms;
 
 /// The local cluster. Cheap to clone.
 #[derive(Clone, Debug)]
@@ -31,6 +32,8 @@ struct Inner {
     worker: WorkerConfig,
     started: Instant,
     shutdown: CancellationToken,
+    /// The worker tasks, so that shutdown waits until each has finished or released its item.
+    tracker: TaskTracker,
     state: Mutex<State>,
     /// Pods whose worker task ended since the last tick.
     exited: Arc<Mutex<Vec<PodId>>>,
@@ -51,6 +54,7 @@ impl LocalCluster {
         profile: Profile,
         worker: WorkerConfig,
         shutdown: CancellationToken,
+        tracker: TaskTracker,
     ) -> LocalCluster {
         LocalCluster {
             inner: Arc::new(Inner {
@@ -58,6 +62,7 @@ impl LocalCluster {
                 worker,
                 started: Instant::now(),
                 shutdown,
+                tracker,
                 state: Mutex::new(State {
                     model: Cluster::new(profile),
                     workers: HashMap::new(),
@@ -91,11 +96,6 @@ impl LocalCluster {
             .collect()
     }
 
-    /// Worker tasks currently alive.
-    pub fn workers(&self) -> usize {
-        self.lock().workers.len()
-    }
-
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         // Each critical section leaves the state consistent; a poisoned lock is still usable.
         self.inner
@@ -112,7 +112,7 @@ impl LocalCluster {
         let storage = self.inner.storage.clone();
         let exited = self.inner.exited.clone();
         let cancel = token.clone();
-        tokio::spawn(async move {
+        self.inner.tracker.spawn(async move {
             if let Err(e) = worker::run(storage, config, cancel).await {
                 tracing::warn!(pod = %pod, "worker stopped with an error: {e}");
             }

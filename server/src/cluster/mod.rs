@@ -3,8 +3,10 @@
 //! One small trait, two implementations: [`local`], the in-process model of KEDA, the HPA and
 //! the cluster autoscaler running real worker loops (the default, no cloud needed), and
 //! [`kube`], watchers on a real cluster's Pods, Nodes, HPA and ScaledObject. The sampler calls
-//! [`ClusterView::tick`] once per sample and publishes what it returns.
+//! [`ClusterView::tick`] once per sample and publishes what it returns. [`api`] serves the view
+//! in use over HTTP and replaces the local model's policy.
 
+pub mod api;
 pub mod kube;
 pub mod local;
 pub mod policy;

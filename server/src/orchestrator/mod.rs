@@ -5,13 +5,22 @@
 //! - [`input`]: each item's input, deterministic from the run id and the item number (pure).
 //! - [`store`]: one JSON document per run in container `orchestrations`, written with ETag
 //!   conditions so two writers can never silently overwrite each other.
-//! - [`engine`]: runs in memory, the fan-out of items (bounded concurrency, batched
-//!   persistence), the fan-in of completion events (apply a batch, persist once, then delete the
-//!   messages), and resuming every unfinished run at start-up.
+//! - [`engine`]: runs in memory and the one way their state changes (apply events, persist
+//!   once, ETag-conditioned); the public API the HTTP handlers call.
+//! - `fan_out`: each item's input blob and work message (bounded concurrency, batched
+//!   persistence).
+//! - `fan_in`: completion and failure events from the queue (apply a batch, persist once per
+//!   run, then delete the messages).
+//! - `triage`: which event messages are applied, kept for a retry or dropped (pure).
+//! - `recovery`: resuming every unfinished run at start-up.
 
 pub mod engine;
+mod fan_in;
+mod fan_out;
 pub mod input;
+mod recovery;
 pub mod store;
+mod triage;
 
 use orchestration::RunState;
 use serde::{Deserialize, Serialize};
@@ -19,23 +28,10 @@ use serde::{Deserialize, Serialize};
 pub use engine::{Engine, EngineConfig, EngineError};
 
 /// The orchestrator's name, as in the original demo's `curl`.
-pub const ORCHESTRATOR: &str = "ComputeOrchestrator";
+pub use protocol::routes::ORCHESTRATOR;
 
-/// What a run was started with.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RunInput {
-    pub input_count: u32,
-    /// Rounds of SHA-256 per item.
-    pub cost: u32,
-    /// Every `fail_every`-th item (1-based) fails on purpose, to show the poison path; 0 = none.
-    #[serde(default, skip_serializing_if = "is_zero")]
-    pub fail_every: u32,
-}
-
-fn is_zero(n: &u32) -> bool {
-    *n == 0
-}
+/// What a run was started with; also the status document's `input`.
+pub use protocol::durable::RunInput;
 
 /// The persisted document of a run: its input and its state.
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -8,23 +8,18 @@ use std::time::Duration;
 use protocol::events::{EventGridEvent, ResultExtension};
 use protocol::live::LIVE_PATH;
 use protocol::work::{item_blob, ItemInput, ItemOutput, WorkItem};
-use std::sync::Arc;
 
-use server::cluster::local::LocalCluster;
-use server::cluster::{ClusterView, NoCluster};
 use server::durable::ApiSettings;
-use server::live::Hub;
-use server::orchestrator::{Engine, EngineConfig};
-use server::{app, sampler, AppState};
+use server::orchestrator::EngineConfig;
+use server::startup::ClusterChoice;
 use storage::{names, Storage, StorageArgs};
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub struct TestServer {
     pub addr: SocketAddr,
     pub storage: Storage,
     pub shutdown: CancellationToken,
-    pub serving: JoinHandle<std::io::Result<()>>,
+    pub running: server::Running,
 }
 
 pub struct Settings {
@@ -50,7 +45,7 @@ pub fn storage_for(blob_port: u16, queue_port: u16) -> Storage {
     let account = StorageArgs::azurite(blob_port, queue_port)
         .account()
         .unwrap();
-    Storage::connect(&account).unwrap()
+    Storage::connect(&account, storage::Role::Server).unwrap()
 }
 
 impl TestServer {
@@ -58,67 +53,52 @@ impl TestServer {
         Self::with(blob_port, queue_port, Settings::default()).await
     }
 
-    /// A server sampling every 200 ms.
+    /// A server sampling every 200 ms, started the way `scaleboard` starts.
     pub async fn with(blob_port: u16, queue_port: u16, settings: Settings) -> TestServer {
         let storage = storage_for(blob_port, queue_port);
-        // Bounded: with storage down on purpose, the SDK would retry for over a minute.
-        let _ = storage
-            .within(
-                Duration::from_secs(5),
-                "creating resources",
-                storage.ensure_resources(),
-            )
-            .await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let interval = Duration::from_millis(200);
-        let hub = Hub::new(100, interval);
-        let shutdown = CancellationToken::new();
-        let engine = Engine::start(storage.clone(), settings.engine, shutdown.clone());
-        let local = settings.cluster.map(|profile| {
-            let worker = worker::WorkerConfig {
-                min_idle: Duration::from_millis(20),
-                max_idle: Duration::from_millis(200),
-                ..worker::WorkerConfig::default()
-            };
-            LocalCluster::new(storage.clone(), profile, worker, shutdown.clone())
-        });
-        let cluster: Arc<dyn ClusterView> = match &local {
-            Some(local) => Arc::new(local.clone()),
-            None => Arc::new(NoCluster),
-        };
-        let sources = sampler::Sources {
-            engine: engine.clone(),
-            cluster,
-        };
-        let state = AppState {
-            storage: storage.clone(),
-            hub: hub.clone(),
-            engine,
-            local,
-            api: ApiSettings {
-                api_key: settings.api_key,
-                max_input_count: settings.max_input_count,
-                max_cost: 1_000_000,
-                default_cost: 0,
+        let cluster = match settings.cluster {
+            Some(profile) => ClusterChoice::Local {
+                profile: Box::new(profile),
+                worker: worker::WorkerConfig {
+                    min_idle: Duration::from_millis(20),
+                    max_idle: Duration::from_millis(200),
+                    ..worker::WorkerConfig::default()
+                },
             },
-            leptos: app::leptos_options(std::path::Path::new("target/site"), addr),
-            shutdown: shutdown.clone(),
+            None => ClusterChoice::None,
         };
-        tokio::spawn(app::prepare_storage(storage.clone(), shutdown.clone()));
-        tokio::spawn(sampler::run(
-            storage.clone(),
-            sources,
-            hub,
-            interval,
-            shutdown.clone(),
-        ));
-        let serving = tokio::spawn(server::serve(listener, state));
+        let running = server::start(
+            server::Settings {
+                storage: storage.clone(),
+                engine: settings.engine,
+                api: ApiSettings {
+                    operator_key: settings.api_key.map(server::auth::Secret::new),
+                    max_input_count: settings.max_input_count,
+                    max_cost: 1_000_000,
+                    default_cost: 0,
+                    trust_forwarded: false,
+                },
+                cluster,
+                sample_interval: Duration::from_millis(200),
+                history: 100,
+                site_root: "target/site".into(),
+                hosts: server::guard::HostPolicy::for_bind(
+                    "127.0.0.1:0".parse().unwrap(),
+                    &[],
+                    false,
+                )
+                .unwrap(),
+            },
+            listener,
+        )
+        .await
+        .unwrap();
         TestServer {
-            addr,
+            addr: running.addr(),
             storage,
-            shutdown,
-            serving,
+            shutdown: running.shutdown_token(),
+            running,
         }
     }
 
@@ -130,13 +110,11 @@ impl TestServer {
         format!("ws://{}{LIVE_PATH}", self.addr)
     }
 
-    /// Stops the server and waits until it has stopped.
+    /// Stops the server and waits until it and every task it started have stopped.
     pub async fn stop(self) {
-        self.shutdown.cancel();
-        tokio::time::timeout(Duration::from_secs(15), self.serving)
+        tokio::time::timeout(Duration::from_secs(30), self.running.stop())
             .await
             .expect("the server stops")
-            .unwrap()
             .unwrap();
     }
 }
@@ -224,7 +202,7 @@ pub async fn work(storage: &Storage, limit: usize) -> usize {
 /// A BlobCreated event for an item's output, with the result extension when `value` is given
 /// (as the worker sends it) or without (as Event Grid sends it).
 pub fn completion_event(run_id: &str, item: u32, value: Option<u64>) -> EventGridEvent {
-    let blob = worker::event::OutputBlob {
+    let blob = protocol::events::OutputBlob {
         url: format!("http://127.0.0.1/output/{}", item_blob(run_id, item)),
         content_length: 100,
         etag: None,

@@ -41,7 +41,7 @@ impl Env {
         let account = StorageArgs::azurite(ports.blob, ports.queue)
             .account()
             .unwrap();
-        let storage = Storage::connect(&account).unwrap();
+        let storage = Storage::connect(&account, storage::Role::Server).unwrap();
         storage.ensure_resources().await.unwrap();
         Env {
             azurite,
@@ -132,12 +132,13 @@ impl Env {
         }
     }
 
-    /// Starts a worker as a task, as the local scaling model does for each pod.
+    /// Starts a worker as a task, as the local scaling model does for each pod: connected as
+    /// a worker, so that every call it makes is checked against the worker's SAS.
     pub fn spawn(&self, config: WorkerConfig) -> RunningWorker {
         let shutdown = CancellationToken::new();
         let progress = Arc::new(Progress::default());
         let task = tokio::spawn(worker::run_with(
-            self.storage.clone(),
+            self.storage.with_role(storage::Role::Worker).unwrap(),
             config,
             progress.clone(),
             shutdown.clone(),

@@ -5,7 +5,7 @@
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use kube::api::DynamicObject;
-use serde_json::Value;
+use serde::Deserialize;
 
 /// Where a worker pod stands, as the dashboard draws it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -165,22 +165,124 @@ pub fn desired_replicas(hpa: &HorizontalPodAutoscaler) -> Option<u32> {
     Some(u32::try_from(desired).unwrap_or(0))
 }
 
+/// The parts of a KEDA ScaledObject the view reads, and nothing else: any other field (and
+/// any field a later KEDA adds) is ignored, and every one of these may be missing.
+///
+/// Read from the watched `DynamicObject`'s data with serde rather than by walking
+/// `serde_json::Value`, so the shape is written down once. KEDA's CRD has no Rust types worth a
+/// dependency, and `DynamicObject::try_parse` would need one (it wants a `Resource`) and a copy
+/// of the whole object.
+#[derive(Clone, Debug, Default, PartialEq, serde::Deserialize)]
+#[serde(default)]
+pub struct ScaledObject {
+    pub spec: ScaledObjectSpec,
+    pub status: ScaledObjectStatus,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, serde::Deserialize)]
+#[serde(default)]
+pub struct ScaledObjectSpec {
+    pub triggers: Vec<Trigger>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, serde::Deserialize)]
+#[serde(default)]
+pub struct Trigger {
+    pub metadata: TriggerMetadata,
+}
+
+/// A trigger's metadata: strings in KEDA's API, though a hand-written manifest may give a number.
+#[derive(Clone, Debug, Default, PartialEq, serde::Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct TriggerMetadata {
+    pub queue_length: Option<Count>,
+}
+
+/// A count written as text (`"5"`, as KEDA's API has it) or as a number; anything else is kept
+/// as unreadable rather than failing the whole object.
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+#[serde(untagged)]
+pub enum Count {
+    Text(String),
+    Number(u64),
+    Other(serde::de::IgnoredAny),
+}
+
+impl Count {
+    /// The count, when it is a whole number that fits.
+    pub fn value(&self) -> Option<u32> {
+        match self {
+            Count::Text(text) => text.trim().parse().ok(),
+            Count::Number(number) => u32::try_from(*number).ok(),
+            Count::Other(_) => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, serde::Deserialize)]
+#[serde(default)]
+pub struct ScaledObjectStatus {
+    pub conditions: Vec<StatusCondition>,
+}
+
+/// One `status.conditions` entry as KEDA writes it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(default)]
+pub struct StatusCondition {
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub status: Option<String>,
+    pub reason: Option<String>,
+    pub message: Option<String>,
+}
+
+impl ScaledObject {
+    /// The typed view of a watched ScaledObject; `None` when its data does not have the shape
+    /// above (a field of the wrong type), which the dashboard treats like an absent object.
+    pub fn read(object: &DynamicObject) -> Option<ScaledObject> {
+        match ScaledObject::deserialize(&object.data) {
+            Ok(parsed) => Some(parsed),
+            Err(e) => {
+                tracing::debug!("unreadable ScaledObject: {e}");
+                None
+            }
+        }
+    }
+
+    /// The queue length per replica KEDA aims at: `queueLength` of the first trigger that has
+    /// a readable one.
+    pub fn target_queue_length(&self) -> Option<u32> {
+        self.spec
+            .triggers
+            .iter()
+            .find_map(|trigger| trigger.metadata.queue_length.as_ref()?.value())
+    }
+
+    /// The conditions that say something about scaling, by type (the last of a type wins).
+    pub fn conditions(&self) -> ScalerConditions {
+        let mut found = ScalerConditions::default();
+        for condition in &self.status.conditions {
+            let text = |field: &Option<String>| field.clone().unwrap_or_default();
+            let parsed = Condition {
+                status: text(&condition.status),
+                reason: text(&condition.reason),
+                message: text(&condition.message),
+            };
+            match condition.kind.as_deref() {
+                Some("Ready") => found.ready = Some(parsed),
+                Some("Active") => found.active = Some(parsed),
+                Some("Fallback") => found.fallback = Some(parsed),
+                _ => {}
+            }
+        }
+        found
+    }
+}
+
 /// The queue length per replica KEDA aims at: `queueLength` of the first trigger that has one
 /// (KEDA's `azure-queue` scaler; its default is 5 when the field is left out).
 pub fn target_queue_length(scaled_object: &DynamicObject) -> Option<u32> {
-    let triggers = scaled_object
-        .data
-        .get("spec")?
-        .get("triggers")?
-        .as_array()?;
-    triggers.iter().find_map(|trigger| {
-        let value = trigger.get("metadata")?.get("queueLength")?;
-        match value {
-            Value::String(text) => text.trim().parse().ok(),
-            Value::Number(number) => number.as_u64().and_then(|n| u32::try_from(n).ok()),
-            _ => None,
-        }
-    })
+    ScaledObject::read(scaled_object)?.target_queue_length()
 }
 
 /// One `status.conditions` entry of a ScaledObject.
@@ -209,34 +311,11 @@ pub struct ScalerConditions {
     pub fallback: Option<Condition>,
 }
 
+/// The conditions KEDA keeps on a ScaledObject; none when it cannot be read.
 pub fn scaler_conditions(scaled_object: &DynamicObject) -> ScalerConditions {
-    let mut found = ScalerConditions::default();
-    let conditions = scaled_object
-        .data
-        .get("status")
-        .and_then(|s| s.get("conditions"))
-        .and_then(Value::as_array);
-    for condition in conditions.into_iter().flatten() {
-        let text = |field: &str| {
-            condition
-                .get(field)
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string()
-        };
-        let parsed = Condition {
-            status: text("status"),
-            reason: text("reason"),
-            message: text("message"),
-        };
-        match condition.get("type").and_then(Value::as_str) {
-            Some("Ready") => found.ready = Some(parsed),
-            Some("Active") => found.active = Some(parsed),
-            Some("Fallback") => found.fallback = Some(parsed),
-            _ => {}
-        }
-    }
-    found
+    ScaledObject::read(scaled_object)
+        .map(|object| object.conditions())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -249,7 +328,7 @@ pub(crate) mod tests {
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
     use k8s_openapi::jiff::Timestamp;
     use kube::core::ApiResource;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
     fn meta(name: &str) -> ObjectMeta {
         ObjectMeta {
@@ -545,6 +624,67 @@ pub(crate) mod tests {
         assert_eq!(
             scaler_conditions(&scaled_object(json!({}))),
             ScalerConditions::default()
+        );
+    }
+
+    #[test]
+    fn a_scaled_object_with_unknown_fields_or_missing_ones_still_reads() {
+        // A full manifest as KEDA returns it, with fields the view does not know.
+        let full = scaled_object(json!({
+            "spec": {
+                "scaleTargetRef": {"name": "worker", "kind": "Deployment"},
+                "pollingInterval": 5,
+                "cooldownPeriod": 30,
+                "minReplicaCount": 0,
+                "maxReplicaCount": 100,
+                "advanced": {"horizontalPodAutoscalerConfig": {"behavior": {}}},
+                "triggers": [{
+                    "type": "azure-queue",
+                    "authenticationRef": {"name": "storage"},
+                    "metadata": {"queueName": "work-items", "queueLength": "7", "activationQueueLength": "0"}
+                }]
+            },
+            "status": {
+                "scaleTargetKind": "apps/v1.Deployment",
+                "externalMetricNames": ["s0-azure-queue-work-items"],
+                "conditions": [{"type": "Active", "status": "True", "lastTransitionTime": "2026-01-01T00:00:00Z"}]
+            },
+            "someFutureField": {"x": 1}
+        }));
+        let read = ScaledObject::read(&full).unwrap();
+        assert_eq!(read.target_queue_length(), Some(7));
+        let active = read.conditions().active.unwrap();
+        assert!(active.is_true());
+        assert_eq!(active.reason, "");
+
+        // Optional parts missing at every level.
+        for data in [
+            json!({}),
+            json!({"spec": {}}),
+            json!({"spec": {"triggers": [{}]}}),
+            json!({"spec": {"triggers": [{"metadata": {}}]}, "status": {}}),
+            json!({"status": {"conditions": [{}]}}),
+        ] {
+            let read = ScaledObject::read(&scaled_object(data.clone()))
+                .unwrap_or_else(|| panic!("{data} should read"));
+            assert_eq!(read.target_queue_length(), None, "{data}");
+            assert_eq!(read.conditions(), ScalerConditions::default(), "{data}");
+        }
+
+        // A queue length that is not a count is skipped, not a reason to drop the object.
+        let odd = scaled_object(json!({
+            "spec": {"triggers": [
+                {"metadata": {"queueLength": [1]}},
+                {"metadata": {"queueLength": "abc"}},
+                {"metadata": {"queueLength": -3}},
+                {"metadata": {"queueLength": " 9 "}}
+            ]}
+        }));
+        assert_eq!(target_queue_length(&odd), Some(9));
+        // A part of the wrong shape reads as no object.
+        assert_eq!(
+            ScaledObject::read(&scaled_object(json!({"spec": {"triggers": "none"}}))),
+            None
         );
     }
 }

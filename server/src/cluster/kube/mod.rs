@@ -34,7 +34,9 @@ use protocol::live::{ClusterSample, ClusterSource};
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use self::changes::NodeReadiness;
-use self::watch::{lock, now_ms, Reflect, SharedState, Watched};
+use plumbing::clock::now_ms;
+
+use self::watch::{lock, Reflect, SharedState, Watched};
 use super::{ClusterArgs, ClusterView, Observation};
 
 /// Why the kube view could not start.

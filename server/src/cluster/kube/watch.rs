@@ -14,7 +14,7 @@ use std::fmt::Debug;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use kube::runtime::reflector::store::Writer;
@@ -131,13 +131,6 @@ pub type SharedState = Arc<Mutex<Shared>>;
 pub fn lock(shared: &SharedState) -> MutexGuard<'_, Shared> {
     // A panic elsewhere while holding the lock leaves plain data behind; keep serving it.
     shared.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or_default()
 }
 
 /// Runs a watcher until `shutdown`, handing each event to `on_event` and each error to
@@ -289,7 +282,8 @@ pub async fn autoscaler_events(
                 seen.clear();
             }
         }
-        let Some(event) = super::changes::autoscaler_event(now_ms(), &recorded) else {
+        let Some(event) = super::changes::autoscaler_event(plumbing::clock::now_ms(), &recorded)
+        else {
             return;
         };
         let now = Instant::now();

@@ -1,0 +1,15 @@
+//! Process plumbing that the server and the worker share, so neither binary imports the other's
+//! library for it.
+//!
+//! # Layout
+//! - [`clock`]: the one wall clock (Unix milliseconds) and the one RFC 3339 form, as the wire
+//!   formats want them.
+//! - [`logging`]: the global `tracing` subscriber, text for a terminal or JSON for a collector.
+//! - [`signals`]: Ctrl-C and SIGTERM as a cancellation.
+
+pub mod clock;
+pub mod logging;
+pub mod signals;
+
+pub use logging::{init_logging, LogFormat};
+pub use signals::cancel_on_signal;

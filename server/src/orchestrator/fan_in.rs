@@ -1,0 +1,182 @@
+//! The fan-in: reading completion and failure events from queue `item-events`, applying them a
+//! batch at a time with one persist per run, and deleting their messages only once the state
+//! that includes them is stored. Which messages are applied, kept or dropped is decided by the
+//! pure rule in `triage`; this module does the I/O around it.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use futures_util::stream;
+use futures_util::StreamExt;
+use orchestration::ItemResult;
+use plumbing::clock::now_ms;
+use protocol::work::{item_blob, ItemOutput};
+use storage::messages::Received;
+use storage::names;
+
+use super::engine::{Engine, EngineError};
+use super::triage::{Applied, Batch, Fate};
+
+/// The longest one receive from the events queue may take.
+const RECEIVE_DEADLINE: Duration = Duration::from_secs(10);
+
+impl Engine {
+    /// Reads the events queue until shutdown: a batch at a time, applied and persisted per run,
+    /// then deleted.
+    ///
+    /// The deletes of one batch run while the next batch is received and persisted: the queue
+    /// service is kept busy instead of waiting on the run document's write. They are still
+    /// started only after the state that includes their events is stored.
+    pub(super) async fn fan_in(self) {
+        let mut idle = Duration::from_millis(50);
+        let mut failing = false;
+        let mut deleting: Option<tokio::task::JoinHandle<()>> = None;
+        loop {
+            if self.inner.shutdown.is_cancelled() {
+                break;
+            }
+            // Never cut a receive short: the service may already have hidden the messages it is
+            // returning, and a dropped answer would leave them hidden and unapplied for the
+            // visibility timeout. The call is bounded instead, and the batch it brings is
+            // applied and deleted even when shutdown began meanwhile.
+            let storage = &self.inner.storage;
+            let received = storage
+                .within(
+                    RECEIVE_DEADLINE,
+                    "receiving events",
+                    storage.receive(names::EVENTS_QUEUE, 32, self.inner.config.event_visibility),
+                )
+                .await;
+            let pause = match received {
+                Ok(messages) if messages.is_empty() => {
+                    failing = false;
+                    let pause = idle;
+                    idle = (idle * 2).min(Duration::from_millis(500));
+                    pause
+                }
+                Ok(messages) => {
+                    failing = false;
+                    idle = Duration::from_millis(50);
+                    let applied = self.apply_events(messages).await;
+                    if let Some(previous) = deleting.take() {
+                        let _ = previous.await;
+                    }
+                    deleting = Some(
+                        self.inner
+                            .tracker
+                            .spawn(self.clone().delete_events(applied)),
+                    );
+                    continue;
+                }
+                Err(e) => {
+                    if !failing {
+                        tracing::warn!("reading events: {e}; retrying");
+                        failing = true;
+                    }
+                    Duration::from_secs(1)
+                }
+            };
+            tokio::select! {
+                _ = self.inner.shutdown.cancelled() => break,
+                _ = tokio::time::sleep(pause) => {}
+            }
+        }
+        // Events already applied are deleted before stopping; had they stayed, they would
+        // only be applied again (idempotently) by the next server.
+        if let Some(previous) = deleting {
+            let _ = previous.await;
+        }
+    }
+
+    /// Applies a batch of event messages, one persist per run, and returns the messages that
+    /// may now be deleted: those whose runs were all persisted (or are gone, or refused the
+    /// events for good). A message that cannot be understood is logged and returned too, so it
+    /// cannot block the queue. The rule is [`Batch`]'s; this reads the outputs it asks for and
+    /// applies the events it sorts.
+    async fn apply_events(&self, messages: Vec<Received>) -> Vec<Received> {
+        let batch = Batch::read(messages.iter().map(|m| m.text.as_str()), now_ms());
+        let mut results = HashMap::new();
+        for output in batch.outputs() {
+            match self.read_result(output.run.as_str(), output.item).await {
+                Ok(result) => {
+                    results.insert(output, result);
+                }
+                // Its message is kept: reading the output may work next time.
+                Err(e) => {
+                    tracing::warn!(run = %output.run, item = output.item, "cannot use event: {e}")
+                }
+            }
+        }
+        let mut applied = HashMap::new();
+        for (run, events) in batch.events_by_run(&results) {
+            let outcome = match self.apply(&run, events).await {
+                Ok(_) => Applied::Stored,
+                Err(EngineError::NotFound(_)) => {
+                    tracing::debug!(run = %run, "events for an unknown or purged run dropped");
+                    Applied::Unknown
+                }
+                Err(EngineError::Rejected { message, .. }) => {
+                    tracing::warn!(run = %run, "events rejected: {message}");
+                    Applied::Rejected
+                }
+                Err(e) => {
+                    tracing::warn!(run = %run, "cannot apply events: {e}; they will be retried");
+                    Applied::Failed
+                }
+            };
+            applied.insert(run, outcome);
+        }
+        batch
+            .fates(&results, &applied)
+            .into_iter()
+            .zip(messages)
+            .filter_map(|(fate, message)| match fate {
+                Fate::Delete => Some(message),
+                Fate::NotUnderstood(e) => {
+                    tracing::warn!(message = %message.id, "dropping an event that is not Event Grid JSON: {e}");
+                    Some(message)
+                }
+                Fate::Keep => None,
+            })
+            .collect()
+    }
+
+    /// Deletes applied event messages, 16 at a time.
+    async fn delete_events(self, applied: Vec<Received>) {
+        let storage = &self.inner.storage;
+        stream::iter(applied)
+            .for_each_concurrent(16, |message| async move {
+                if let Err(e) = storage.delete(names::EVENTS_QUEUE, &message).await {
+                    tracing::warn!("deleting an applied event: {e}");
+                }
+            })
+            .await;
+    }
+
+    /// An item's result from its output blob (for events that do not carry it).
+    pub(super) async fn read_result(
+        &self,
+        run_id: &str,
+        item: u32,
+    ) -> Result<ItemResult, EngineError> {
+        let name = item_blob(run_id, item);
+        let bytes = self
+            .inner
+            .storage
+            .download_blob(names::OUTPUT_CONTAINER, &name)
+            .await?
+            .ok_or_else(|| EngineError::Rejected {
+                id: run_id.to_string(),
+                message: format!("output {name} does not exist"),
+            })?;
+        let output: ItemOutput =
+            serde_json::from_slice(&bytes).map_err(|e| EngineError::Rejected {
+                id: run_id.to_string(),
+                message: format!("output {name} is not valid: {e}"),
+            })?;
+        Ok(ItemResult {
+            value: output.value,
+            compute_ms: output.compute_ms,
+        })
+    }
+}
