@@ -3,8 +3,9 @@
 //   - an AKS cluster with the KEDA add-on, the OIDC issuer and workload identity, a system pool
 //     and a `compute` user pool that the cluster autoscaler grows and shrinks with the workers;
 //   - a container registry the cluster pulls from;
-//   - a user-assigned identity for the server, the workers and KEDA, federated with their
-//     Kubernetes service accounts, with data access to the storage account;
+//   - three user-assigned identities, each federated with one Kubernetes service account and
+//     given only the storage access it uses: the server and the workers read and write queues
+//     and blobs, KEDA only reads the work queue's length;
 //   - Event Grid: BlobCreated in the `output` container -> the `item-events` queue.
 //
 //   az deployment group create -g RG -f deploy/infra/main.bicep -p deploy/infra/main.bicepparam
@@ -55,6 +56,9 @@ param computeMaxCount int = 5
 @description('Kubernetes namespace of the Scaleboard service accounts (the overlays use `scaleboard`).')
 param workloadNamespace string = 'scaleboard'
 
+@description('Namespace of the KEDA operator whose service account `keda-operator` reads the queue length: `kube-system` for the AKS KEDA add-on this template enables, `keda` for a Helm install.')
+param kedaNamespace string = 'kube-system'
+
 @description('Allow shared-key (account key, connection string) access to the storage account. Needed only by the connection-string overlay; the aks overlay uses Entra ID.')
 param allowSharedKeyAccess bool = false
 
@@ -85,29 +89,12 @@ var containerNames = [
   'orchestrations'
 ]
 
-// Service accounts whose tokens the identity accepts: the two Scaleboard ones, and the KEDA
-// add-on's operator, which authenticates as this identity (TriggerAuthentication identityId) to
-// read the queue length.
-var federatedServiceAccounts = [
-  {
-    name: 'scaleboard-server'
-    subject: 'system:serviceaccount:${workloadNamespace}:scaleboard-server'
-  }
-  {
-    name: 'scaleboard-worker'
-    subject: 'system:serviceaccount:${workloadNamespace}:scaleboard-worker'
-  }
-  {
-    name: 'keda-operator'
-    subject: 'system:serviceaccount:kube-system:keda-operator'
-  }
-]
-
 // Built-in role definitions.
 var roles = {
   acrPull: '7f951dda-4ed3-4680-a7ca-43fe172d538d'
   storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
+  storageQueueDataReader: '19e7f393-937e-4f77-808e-94535e297925'
   storageQueueDataMessageSender: 'c6a89b2d-59bc-44d0-9896-0f6e12d7b80a'
 }
 var dataRoles = [
@@ -216,6 +203,9 @@ resource cluster 'Microsoft.ContainerService/managedClusters@2024-02-01' = {
     networkProfile: {
       networkPlugin: 'azure'
       networkPluginMode: 'overlay'
+      // Cilium enforces the overlays' NetworkPolicies (without a policy engine they are ignored).
+      networkDataplane: 'cilium'
+      networkPolicy: 'cilium'
       loadBalancerSku: 'standard'
     }
     oidcIssuerProfile: {
@@ -245,36 +235,105 @@ resource kubeletAcrPull 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Workload identity
+// Workload identities: one per service account, so that a compromised worker cannot act as the
+// server and KEDA cannot write. Each federated credential accepts only its service account's
+// tokens from this cluster's OIDC issuer.
+//
+// The server and the workers get the data roles on the account rather than on single queues and
+// containers: both create any missing queue or container at start-up (ensure_resources in
+// storage/src/client.rs), which a role on an existing container or queue cannot allow, and
+// between them they use every queue and container.
 
-resource workloadIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
-  name: '${namePrefix}-workload'
+resource serverIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: '${namePrefix}-server'
   location: location
 }
 
-// One at a time: a managed identity rejects concurrent writes of its federated credentials.
-@batchSize(1)
-resource federatedCredentials 'Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials@2023-01-31' = [for account in federatedServiceAccounts: {
-  parent: workloadIdentity
-  name: account.name
+resource serverFederatedCredential 'Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials@2023-01-31' = {
+  parent: serverIdentity
+  name: 'scaleboard-server'
   properties: {
     issuer: cluster.properties.oidcIssuerProfile.issuerURL
-    subject: account.subject
+    subject: 'system:serviceaccount:${workloadNamespace}:scaleboard-server'
     audiences: [
       'api://AzureADTokenExchange'
     ]
   }
-}]
+}
 
-resource workloadStorageRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for role in dataRoles: {
-  name: guid(storage.id, workloadIdentity.id, role)
+resource serverStorageRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for role in dataRoles: {
+  name: guid(storage.id, serverIdentity.id, role)
   scope: storage
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role)
-    principalId: workloadIdentity.properties.principalId
+    principalId: serverIdentity.properties.principalId
     principalType: 'ServicePrincipal'
   }
 }]
+
+resource workerIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: '${namePrefix}-worker'
+  location: location
+}
+
+resource workerFederatedCredential 'Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials@2023-01-31' = {
+  parent: workerIdentity
+  name: 'scaleboard-worker'
+  properties: {
+    issuer: cluster.properties.oidcIssuerProfile.issuerURL
+    subject: 'system:serviceaccount:${workloadNamespace}:scaleboard-worker'
+    audiences: [
+      'api://AzureADTokenExchange'
+    ]
+  }
+}
+
+resource workerStorageRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for role in dataRoles: {
+  name: guid(storage.id, workerIdentity.id, role)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role)
+    principalId: workerIdentity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+}]
+
+// KEDA's operator authenticates as this identity (TriggerAuthentication `identityId`) only to
+// read the length of `work-items`: Queue Data Reader on that queue and nothing else.
+resource kedaIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = {
+  name: '${namePrefix}-keda'
+  location: location
+}
+
+resource kedaFederatedCredential 'Microsoft.ManagedIdentity/userAssignedIdentities/federatedIdentityCredentials@2023-01-31' = {
+  parent: kedaIdentity
+  name: 'keda-operator'
+  properties: {
+    issuer: cluster.properties.oidcIssuerProfile.issuerURL
+    subject: 'system:serviceaccount:${kedaNamespace}:keda-operator'
+    audiences: [
+      'api://AzureADTokenExchange'
+    ]
+  }
+}
+
+resource workQueue 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-01-01' existing = {
+  parent: queueService
+  name: workQueueName
+}
+
+resource kedaQueueReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, workQueueName, kedaIdentity.id, roles.storageQueueDataReader)
+  scope: workQueue
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageQueueDataReader)
+    principalId: kedaIdentity.properties.principalId
+    principalType: 'ServicePrincipal'
+  }
+  dependsOn: [
+    queues
+  ]
+}
 
 resource operatorStorageRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [for role in (empty(operatorPrincipalId) ? [] : dataRoles): {
   name: guid(storage.id, operatorPrincipalId, role)
@@ -361,6 +420,8 @@ output clusterName string = cluster.name
 output registryName string = registry.name
 output registryLoginServer string = registry.properties.loginServer
 output storageAccountName string = storage.name
-output workloadIdentityClientId string = workloadIdentity.properties.clientId
+output serverIdentityClientId string = serverIdentity.properties.clientId
+output workerIdentityClientId string = workerIdentity.properties.clientId
+output kedaIdentityClientId string = kedaIdentity.properties.clientId
 output tenantId string = subscription().tenantId
 output oidcIssuerUrl string = cluster.properties.oidcIssuerProfile.issuerURL
