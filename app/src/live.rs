@@ -110,11 +110,7 @@ fn merge_runs(known: &mut Vec<RunProgress>, changed: Vec<RunProgress>) {
             None => known.push(run),
         }
     }
-    known.sort_by(|a, b| {
-        b.created_ms
-            .cmp(&a.created_ms)
-            .then_with(|| a.id.cmp(&b.id))
-    });
+    RunProgress::sort_newest_first(known);
 }
 
 /// Opens the live socket and keeps it open for the life of the page.

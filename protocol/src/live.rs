@@ -95,6 +95,18 @@ pub struct RunProgress {
     pub updated_ms: u64,
 }
 
+impl RunProgress {
+    /// Sorts runs the way every list shows them: newest first, ties by id, so the order is the
+    /// same on the server and in every page.
+    pub fn sort_newest_first(runs: &mut [RunProgress]) {
+        runs.sort_by(|a, b| {
+            b.created_ms
+                .cmp(&a.created_ms)
+                .then_with(|| a.id.cmp(&b.id))
+        });
+    }
+}
+
 /// A scaling decision and its reason, e.g. `scale 3 → 8: queue 40 / target 5 = 8`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScaleEvent {

@@ -28,7 +28,7 @@ const BENCHES: [(&str, &str, &str); 6] = [
     ),
     ("server", "engine", "fan-out / fan-in vs raw SDK"),
     (
-        "server",
+        "protocol",
         "snapshot",
         "a new viewer's snapshot: one hour of history and 50 active runs",
     ),

@@ -123,16 +123,7 @@ pub fn run(args: &TestArgs) -> Result<()> {
 fn official_client(built: &site::Built) -> Result<()> {
     let dir = paths::root().join("end2end").join("durable-client");
     let python = tools::ensure_python_env(&dir.join("requirements.txt"))?;
-    let addr = demo::free_addr()?;
-    let stack = demo::start_stack(&StackOptions {
-        server_bin: &built.server,
-        site: &built.site,
-        addr,
-        azurite_ports: Ports::ANY,
-        data_dir: None,
-        log_file: None,
-        server_env: &[("SCALEBOARD_CLUSTER", "none")],
-    })?;
+    let stack = test_stack(built, &[("SCALEBOARD_CLUSTER", "none")])?;
     let status = process::status(
         Command::new(&python)
             .args(["-m", "unittest", "-v", "test_official_client"])
@@ -146,21 +137,25 @@ fn official_client(built: &site::Built) -> Result<()> {
     Ok(())
 }
 
+/// A server on a free loopback port over a private Azurite on free ports, with `server_env`.
+fn test_stack(built: &site::Built, server_env: &[(&str, &str)]) -> Result<demo::Stack> {
+    demo::start_stack(&StackOptions {
+        server_bin: &built.server,
+        site: &built.site,
+        addr: demo::free_addr()?,
+        azurite_ports: Ports::ANY,
+        data_dir: None,
+        log_file: None,
+        server_env,
+    })
+}
+
 /// Playwright in Debian's Chromium against a real server on a real Azurite.
 pub fn browser_tests(built: &site::Built, playwright_args: &[&str]) -> Result<()> {
     tools::ensure_chromium()?;
     let end2end = paths::root().join("end2end");
     tools::ensure_npm_packages(&end2end)?;
-    let addr = demo::free_addr()?;
-    let stack = demo::start_stack(&StackOptions {
-        server_bin: &built.server,
-        site: &built.site,
-        addr,
-        azurite_ports: Ports::ANY,
-        data_dir: None,
-        log_file: None,
-        server_env: &[],
-    })?;
+    let stack = test_stack(built, &[])?;
     let status = process::status(
         Command::new("npx")
             .args(["playwright", "test"])

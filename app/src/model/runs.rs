@@ -14,11 +14,7 @@ pub fn merge(feed: &[RunProgress], started: &[RunProgress]) -> Vec<RunProgress> 
             .filter(|run| !feed.iter().any(|f| f.id == run.id))
             .cloned(),
     );
-    rows.sort_by(|a, b| {
-        b.created_ms
-            .cmp(&a.created_ms)
-            .then_with(|| a.id.cmp(&b.id))
-    });
+    RunProgress::sort_newest_first(&mut rows);
     rows
 }
 

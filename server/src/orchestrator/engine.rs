@@ -257,11 +257,7 @@ impl Engine {
                 updated_ms: state.last_updated_ms(),
             });
         }
-        runs.sort_by(|a, b| {
-            b.created_ms
-                .cmp(&a.created_ms)
-                .then_with(|| a.id.cmp(&b.id))
-        });
+        protocol::live::RunProgress::sort_newest_first(&mut runs);
         runs
     }
 

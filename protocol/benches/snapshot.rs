@@ -1,16 +1,16 @@
 //! What a new viewer receives first: the snapshot of one hour of history (3,600 samples) while
-//! 50 runs are active, in bytes and in the time from subscribing to a parsed frame (the server
-//! serialising it, the page parsing it: what stands between a viewer and the first chart),
-//! compared with the same snapshot when every sample carried every run, as the feed once did.
+//! 50 runs are active, in bytes and in the time to serialise and parse it (the server's work and
+//! the page's before the first chart can be drawn), compared with the same snapshot when every
+//! sample carried every run, as the feed once did. The frame is built as the server's hub
+//! builds it: the samples, and the runs once.
 //!
-//! Run with `cargo xtask bench` (or `cargo bench -p server --bench snapshot`).
+//! Run with `cargo xtask bench` (or `cargo bench -p protocol --bench snapshot`).
 
 use std::time::{Duration, Instant};
 
 use protocol::durable::RuntimeStatus;
 use protocol::live::{ClusterSample, ClusterSource, Frame, RunProgress, Sample, StorageHealth};
 use serde::Serialize;
-use server::live::Hub;
 
 const SAMPLES: u64 = 3_600;
 const RUNS: u32 = 50;
@@ -45,10 +45,8 @@ fn main() {
             updated_ms: 1_764_183_600_000,
         })
         .collect();
-    let hub = Hub::new(SAMPLES as usize, Duration::from_secs(1));
-    hub.publish_runs(runs.clone());
-    for seq in 1..=SAMPLES {
-        hub.publish(Sample {
+    let samples: Vec<Sample> = (1..=SAMPLES)
+        .map(|seq| Sample {
             t_ms: 1_764_180_000_000 + seq * 1000,
             seq,
             queue_length: Some(seq % 700),
@@ -62,29 +60,32 @@ fn main() {
                 target_queue_length: Some(5),
                 ..ClusterSample::default()
             },
-            completed_total: 0,
+            completed_total: seq * 10,
             events: Vec::new(),
-        });
-    }
+        })
+        .collect();
 
-    // Now: the hub's own snapshot.
+    // Now: the samples, and the runs once.
     let (now_bytes, now_time) = measure(|| {
-        let (frame, _rx) = hub.subscribe();
+        let frame = Frame::Snapshot {
+            interval_ms: 1000,
+            samples: samples.clone(),
+            runs: runs.clone(),
+        };
         let text = frame.to_json();
         let parsed = Frame::from_json(&text).unwrap();
         assert!(matches!(parsed, Frame::Snapshot { .. }));
         text.len()
     });
     // Before: the same history with every run inside every sample.
-    let history = hub.history();
     let (old_bytes, old_time) = measure(|| {
         let old = OldSnapshot {
             r#type: "snapshot",
             interval_ms: 1000,
-            samples: history
+            samples: samples
                 .iter()
-                .map(|r| SampleWithRuns {
-                    sample: &r.sample,
+                .map(|sample| SampleWithRuns {
+                    sample,
                     runs: &runs,
                 })
                 .collect(),
