@@ -35,6 +35,20 @@ impl Reply {
     }
 }
 
+#[cfg(feature = "hydrate")]
+thread_local! {
+    /// The operator key this tab signed in with, sent with every call (the page is one thread).
+    static BEARER: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Sets (or clears) the operator key sent as `Authorization: Bearer` with every call.
+pub fn set_bearer(key: Option<String>) {
+    #[cfg(feature = "hydrate")]
+    BEARER.with(|bearer| *bearer.borrow_mut() = key);
+    #[cfg(not(feature = "hydrate"))]
+    let _ = key;
+}
+
 /// Sends `method url` with an optional JSON body and reads the whole answer.
 #[cfg(feature = "hydrate")]
 pub async fn send(method: &str, url: &str, json: Option<String>) -> Result<Reply, String> {
@@ -55,6 +69,11 @@ pub async fn send(method: &str, url: &str, json: Option<String>) -> Result<Reply
     headers
         .set("Accept", "application/json")
         .map_err(unreachable)?;
+    if let Some(key) = BEARER.with(|bearer| bearer.borrow().clone()) {
+        headers
+            .set("Authorization", &format!("Bearer {key}"))
+            .map_err(unreachable)?;
+    }
     if let Some(body) = json {
         headers
             .set("Content-Type", "application/json")

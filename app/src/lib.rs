@@ -14,6 +14,7 @@
 //!   exports), throughput, runs, timeline, input checks, formatting.
 //! - [`live`]: the live feed's client state and, in the browser, the socket that fills it.
 //! - [`prefs`], [`cluster`]: the presenter's choices; what `/api/cluster` says.
+//! - [`operator`]: the operator role: read-only until signed in when the server has a key.
 //! - [`http`]: calls to the server's API.
 
 pub mod cluster;
@@ -21,6 +22,7 @@ pub mod components;
 pub mod http;
 pub mod live;
 pub mod model;
+pub mod operator;
 pub mod pages;
 pub mod prefs;
 pub mod shell;

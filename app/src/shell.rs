@@ -7,6 +7,7 @@ use leptos_router::path;
 use crate::cluster::ClusterInfo;
 use crate::components::header::TopBar;
 use crate::live::LiveState;
+use crate::operator::Operator;
 use crate::pages::dashboard::Dashboard;
 use crate::pages::run::RunPage;
 use crate::prefs::{Prefs, HEAD_SCRIPT};
@@ -58,6 +59,8 @@ pub fn App() -> impl IntoView {
     let live = LiveState::new();
     let prefs = Prefs::new();
     let cluster = ClusterInfo::new();
+    let operator = Operator::new();
+    provide_context(operator);
     provide_context(live);
     provide_context(prefs);
     provide_context(cluster);
@@ -65,6 +68,7 @@ pub fn App() -> impl IntoView {
     Effect::new(move |_| {
         untrack(|| {
             prefs.load();
+            operator.load();
             cluster.refresh();
             #[cfg(feature = "hydrate")]
             {

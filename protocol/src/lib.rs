@@ -7,6 +7,7 @@
 //! # Layout
 //! - [`durable`]: the Durable Functions HTTP API's documents and [`durable::RuntimeStatus`].
 //! - [`cluster`]: the cluster view's description and the local model's policy.
+//! - [`session`]: whether the page may offer the controls (the operator role).
 //! - [`routes`]: every path the server routes and the page calls.
 //! - [`live`]: the WebSocket feed of samples that drives the dashboard's charts.
 //! - [`work`]: the work queue's message and the input and output blobs of an item.
@@ -18,5 +19,6 @@ pub mod durable;
 pub mod events;
 pub mod live;
 pub mod routes;
+pub mod session;
 pub mod timestamp;
 pub mod work;

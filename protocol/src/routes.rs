@@ -19,6 +19,8 @@ pub const CLUSTER: &str = "/api/cluster";
 pub const CLUSTER_PROFILE: &str = "/api/cluster/profile";
 /// Chart and sample exports: `{EXPORT}/{name}.{format}`.
 pub const EXPORT: &str = "/api/export";
+/// Whether this request may change things (the operator role).
+pub const SESSION: &str = "/api/session";
 /// Liveness.
 pub const HEALTHZ: &str = "/healthz";
 /// Readiness.

@@ -79,6 +79,7 @@ pub fn router(state: AppState) -> Router {
         .route(routes::LIVE, get(live_socket::live_socket))
         .route("/favicon.svg", get(probes::favicon))
         .route("/favicon.ico", get(probes::favicon))
+        .route(routes::SESSION, get(auth::session))
         .route(routes::CLUSTER, get(cluster_api::cluster))
         .route(routes::CLUSTER_PROFILE, put(cluster_api::set_profile))
         .route(routes::patterns::REPLAY, get(crate::replay::replay))

@@ -76,6 +76,24 @@ pub fn presented_key<'a>(headers: &'a HeaderMap, query: Option<&'a str>) -> Opti
     })
 }
 
+/// `GET /api/session`: whether changing things needs the key, and whether this request
+/// presented it, so the page can show its controls or explain why they are off.
+pub async fn session(
+    State(state): State<AppState>,
+    request: Request,
+) -> axum::Json<protocol::session::Session> {
+    let required = state.api.operator_key.is_some();
+    let operator = match &state.api.operator_key {
+        None => true,
+        Some(key) => presented_key(request.headers(), request.uri().query())
+            .is_some_and(|given| key.matches(&given)),
+    };
+    axum::Json(protocol::session::Session {
+        operator_key_required: required,
+        operator,
+    })
+}
+
 /// The layer: a mutating request without the operator key (when one is configured) is answered
 /// 401 with a JSON body, before any handler runs.
 pub async fn require_operator(

@@ -137,6 +137,9 @@ fn official_client(built: &site::Built) -> Result<()> {
     Ok(())
 }
 
+/// The operator key of the browser tests' keyed server.
+const OPERATOR_KEY: &str = "browser-test-operator-key";
+
 /// A server on a free loopback port over a private Azurite on free ports, with `server_env`.
 fn test_stack(built: &site::Built, server_env: &[(&str, &str)]) -> Result<demo::Stack> {
     demo::start_stack(&StackOptions {
@@ -156,6 +159,14 @@ pub fn browser_tests(built: &site::Built, playwright_args: &[&str]) -> Result<()
     let end2end = paths::root().join("end2end");
     tools::ensure_npm_packages(&end2end)?;
     let stack = test_stack(built, &[])?;
+    // A second server with an operator key, for the read-only dashboard and sign-in.
+    let keyed = test_stack(
+        built,
+        &[
+            ("SCALEBOARD_API_KEY", OPERATOR_KEY),
+            ("SCALEBOARD_CLUSTER", "none"),
+        ],
+    )?;
     let status = process::status(
         Command::new("npx")
             .args(["playwright", "test"])
@@ -166,8 +177,11 @@ pub fn browser_tests(built: &site::Built, playwright_args: &[&str]) -> Result<()
                 stack.azurite.connection_string(),
             )
             .env("CHROMIUM_PATH", tools::CHROMIUM)
+            .env("SCALEBOARD_KEYED_BASE_URL", &keyed.url)
+            .env("SCALEBOARD_OPERATOR_KEY", OPERATOR_KEY)
             .current_dir(&end2end),
     )?;
+    drop(keyed);
     drop(stack);
     if !status.success() {
         bail!("Playwright tests failed ({status}); report in end2end/playwright-report");

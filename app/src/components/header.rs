@@ -6,6 +6,7 @@ use protocol::live::{ClusterSource, StorageHealth};
 
 use crate::cluster::ClusterInfo;
 use crate::live::{Connection, LiveState};
+use crate::operator::Operator;
 use crate::prefs::{Prefs, WINDOWS};
 
 #[component]
@@ -63,9 +64,80 @@ pub fn TopBar() -> impl IntoView {
                 >
                     {move || if prefs.dark.get() { "Light" } else { "Dark" }}
                 </button>
+                <OperatorControl />
                 <ConnectionBadge />
             </div>
         </header>
+    }
+    .into_any()
+}
+
+/// Sign in with the operator key (when the server has one and this tab has not), or say that
+/// this tab operates and offer to sign out. Nothing when the server needs no key.
+#[component]
+fn OperatorControl() -> impl IntoView {
+    let operator = expect_context::<Operator>();
+    let open = RwSignal::new(false);
+    let key = RwSignal::new(String::new());
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        operator.sign_in(key.get_untracked());
+        key.set(String::new());
+    };
+    // Close the form once signed in.
+    Effect::new(move |_| {
+        if operator.signed_in() {
+            open.set(false);
+        }
+    });
+    view! {
+        <span class="operator" data-testid="operator">
+            <span hidden=move || !operator.read_only()>
+                <span class="badge" data-testid="read-only">"read-only"</span>
+                <button
+                    type="button"
+                    class="toggle"
+                    data-testid="sign-in"
+                    aria-expanded=move || open.get().to_string()
+                    on:click=move |_| open.update(|o| *o = !*o)
+                >
+                    "Sign in"
+                </button>
+            </span>
+            <span hidden=move || !operator.signed_in()>
+                <span class="badge" data-testid="signed-in">"operator"</span>
+                <button
+                    type="button"
+                    class="toggle"
+                    data-testid="sign-out"
+                    on:click=move |_| operator.sign_out()
+                >
+                    "Sign out"
+                </button>
+            </span>
+            <form
+                class="sign-in"
+                data-testid="sign-in-form"
+                hidden=move || !open.get() || !operator.read_only()
+                on:submit=submit
+            >
+                <label for="operator-key">"Operator key"</label>
+                <input
+                    id="operator-key"
+                    type="password"
+                    autocomplete="current-password"
+                    data-testid="operator-key"
+                    prop:value=move || key.get()
+                    on:input=move |ev| key.set(event_target_value(&ev))
+                />
+                <button type="submit" class="primary" data-testid="sign-in-submit">
+                    "Sign in"
+                </button>
+                <p class="form-error" role="alert" data-testid="sign-in-error" hidden=move || operator.error.with(Option::is_none)>
+                    {move || operator.error.get().unwrap_or_default()}
+                </p>
+            </form>
+        </span>
     }
     .into_any()
 }

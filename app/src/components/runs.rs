@@ -8,6 +8,7 @@ use protocol::routes;
 use crate::http;
 use crate::live::LiveState;
 use crate::model::{format, runs};
+use crate::operator::{Operator, READ_ONLY_NOTE};
 
 /// Rows shown: the active runs and the newest finished ones.
 const SHOWN: usize = 6;
@@ -110,6 +111,7 @@ fn RunRow(
                 .unwrap_or_default()
         })
     };
+    let operator = expect_context::<Operator>();
     let stopping = RwSignal::new(false);
     let terminate = {
         let id = id.clone();
@@ -182,8 +184,9 @@ fn RunRow(
                     class="danger small"
                     data-testid="terminate-run"
                     aria-label=format!("Terminate run {short}")
+                    title=move || operator.read_only().then_some(READ_ONLY_NOTE)
                     hidden=move || !active()
-                    disabled=move || stopping.get()
+                    disabled=move || stopping.get() || !operator.can_operate()
                     on:click=terminate
                 >
                     {move || if stopping.get() { "Stopping…" } else { "Stop" }}

@@ -6,6 +6,7 @@ use leptos::prelude::*;
 
 use crate::cluster::ClusterInfo;
 use crate::http;
+use crate::operator::{Operator, READ_ONLY_NOTE};
 use protocol::cluster::ProfileApplied;
 
 use crate::model::input::{self, apply_edits, field_text, Field, GROUPS};
@@ -13,6 +14,7 @@ use crate::model::input::{self, apply_edits, field_text, Field, GROUPS};
 #[component]
 pub fn Settings() -> impl IntoView {
     let cluster = expect_context::<ClusterInfo>();
+    let operator = expect_context::<Operator>();
     let fields: Vec<(&'static Field, RwSignal<String>)> = input::fields()
         .map(|f| (f, RwSignal::new(String::new())))
         .collect();
@@ -140,7 +142,13 @@ pub fn Settings() -> impl IntoView {
                 <form on:submit=submit novalidate data-testid="settings-form">
                     {groups}
                     <div class="form-actions">
-                        <button type="submit" class="primary" data-testid="settings-apply" disabled=move || busy.get()>
+                        <button
+                            type="submit"
+                            class="primary"
+                            data-testid="settings-apply"
+                            title=move || operator.read_only().then_some(READ_ONLY_NOTE)
+                            disabled=move || busy.get() || !operator.can_operate()
+                        >
                             {move || if busy.get() { "Applying…" } else { "Apply" }}
                         </button>
                         <button type="button" data-testid="settings-reset" on:click=reset>

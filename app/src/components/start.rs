@@ -7,10 +7,12 @@ use crate::http;
 use crate::live::LiveState;
 use crate::model::format::short_id;
 use crate::model::input::{parse_cost, parse_item_count};
+use crate::operator::{Operator, READ_ONLY_NOTE};
 
 #[component]
 pub fn StartRun() -> impl IntoView {
     let live = expect_context::<LiveState>();
+    let operator = expect_context::<Operator>();
     let items = RwSignal::new("200".to_string());
     let cost = RwSignal::new(String::new());
     let error = RwSignal::new(None::<String>);
@@ -110,12 +112,21 @@ pub fn StartRun() -> impl IntoView {
                     type="submit"
                     class="primary"
                     data-testid="start-run"
-                    disabled=move || busy.get()
+                    disabled=move || busy.get() || !operator.can_operate()
+                    aria-describedby="start-read-only"
                     aria-busy=move || busy.get().to_string()
                 >
                     {move || if busy.get() { "Starting…" } else { "Start run" }}
                 </button>
             </div>
+            <p
+                id="start-read-only"
+                class="form-note"
+                data-testid="start-read-only"
+                hidden=move || !operator.read_only()
+            >
+                {READ_ONLY_NOTE}
+            </p>
             <p
                 id="start-error"
                 class="form-error"
