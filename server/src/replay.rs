@@ -5,13 +5,14 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use orchestration::RunId;
 
 use crate::app::AppState;
 use crate::cluster::policy::{PolicyArgs, ProfileName};
+use crate::durable::params::ApiQuery;
 use crate::error::ApiError;
 
 /// Samples kept after a run's last update, so the replay shows the scale-down too.
@@ -21,7 +22,7 @@ const TAIL_MS: u64 = 10 * 60 * 1000;
 pub async fn replay(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(params): Query<HashMap<String, String>>,
+    ApiQuery(params): ApiQuery<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let id =
         RunId::parse(&id).map_err(|e| ApiError::bad_request(format!("not a valid run id: {e}")))?;

@@ -20,13 +20,18 @@ pub struct BenchArgs {
 }
 
 /// (package, bench target, what it measures)
-const BENCHES: [(&str, &str, &str); 6] = [
+const BENCHES: [(&str, &str, &str); 7] = [
     (
         "orchestration",
         "apply",
         "state machine apply rate (criterion)",
     ),
     ("server", "engine", "fan-out / fan-in vs raw SDK"),
+    (
+        "server",
+        "expensive_requests",
+        "100 maximum PNG exports + 100 maximum replays at once: /healthz p99, peak RSS",
+    ),
     (
         "protocol",
         "snapshot",

@@ -21,7 +21,7 @@ mod request;
 use std::collections::HashMap;
 
 use app::model::charting::{ChartKind, Span};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -30,6 +30,7 @@ use orchestration::RunId;
 use protocol::live::Sample;
 
 use crate::app::AppState;
+use crate::durable::params::ApiQuery;
 use crate::error::ApiError;
 use plumbing::clock::now_ms;
 use render::{chart_set, render, samples_csv, samples_json, within};
@@ -46,7 +47,7 @@ pub fn routes() -> Router<AppState> {
 async fn export(
     State(state): State<AppState>,
     Path(file): Path<String>,
-    Query(params): Query<HashMap<String, String>>,
+    ApiQuery(params): ApiQuery<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
     let product = parse_file(&file)?;
     let now = now_ms();
