@@ -75,7 +75,11 @@ async fn main() {
             let mut latencies = Vec::new();
             while !*stop.borrow() {
                 let t = Instant::now();
-                let ok = client.get(&url).send().await.is_ok_and(|r| r.status() == 200);
+                let ok = client
+                    .get(&url)
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status() == 200);
                 assert!(ok, "/healthz failed during the load");
                 latencies.push(t.elapsed());
                 tokio::select! {
@@ -113,11 +117,11 @@ async fn main() {
         entry.1 = entry.1.max(elapsed);
         entry.2 = entry.2.max(bytes);
     }
-    println!(
-        "{CONCURRENT} maximum PNG exports + {CONCURRENT} maximum replays at once, one server"
-    );
+    println!("{CONCURRENT} maximum PNG exports + {CONCURRENT} maximum replays at once, one server");
     for ((kind, status), (count, slowest, bytes)) in &outcomes {
-        println!("  {kind:<7} {status}: {count:>3}   slowest {slowest:>8.2?}   largest body {bytes} B");
+        println!(
+            "  {kind:<7} {status}: {count:>3}   slowest {slowest:>8.2?}   largest body {bytes} B"
+        );
     }
     println!("  all answered in {took:.2?}");
     println!(

@@ -95,6 +95,10 @@ pub fn router(state: AppState) -> Router {
             auth::require_operator,
         ))
         .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_viewer,
+        ))
+        .layer(middleware::from_fn_with_state(
             state.hosts.clone(),
             guard::check_host_and_origin,
         ))

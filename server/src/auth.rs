@@ -1,4 +1,13 @@
-//! Who may change things: the operator key, checked by one layer over the whole router.
+//! Who may see and who may change things: two roles, each checked by one layer over the whole
+//! router.
+//!
+//! - **Viewers** read: the page, the live feed, exports, status, lists, replays. With a viewer
+//!   key configured (`--viewer-key`), the dashboard is private: every request but the probes
+//!   needs the viewer or the operator key. A browser brings it once in the link
+//!   (`/?code=<key>`, what a shared link or QR code carries); the answer sets an `HttpOnly`,
+//!   `SameSite=Strict` cookie with it, so the page's assets, API calls and live socket carry it
+//!   from then on without it staying in the address bar's later requests.
+//! - **Operators** change things (below). The operator key also lets its holder view.
 //!
 //! The rule is by HTTP method, not by route: every request that is not `GET`, `HEAD` or
 //! `OPTIONS` changes something (starting, terminating, suspending, resuming, restarting or
@@ -27,6 +36,12 @@ pub struct Secret(String);
 impl Secret {
     pub fn new(key: impl Into<String>) -> Secret {
         Secret(key.into())
+    }
+
+    /// The key itself, for the one place it must leave: the viewer cookie set for the browser
+    /// that brought it.
+    fn expose(&self) -> &str {
+        &self.0
     }
 
     /// Whether `given` is this secret, in time that depends on neither.
@@ -92,6 +107,67 @@ pub async fn session(
         operator_key_required: required,
         operator,
     })
+}
+
+/// The cookie a browser keeps the viewer key in.
+pub const VIEWER_COOKIE: &str = "scaleboard_viewer";
+
+/// The key a request presents for viewing: the bearer token or `code=`, else the cookie.
+fn presented_viewer_key(headers: &HeaderMap, query: Option<&str>) -> Option<(String, bool)> {
+    if let Some(key) = presented_key(headers, query) {
+        return Some((key, true));
+    }
+    let cookies = headers.get_all(header::COOKIE);
+    cookies
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == VIEWER_COOKIE)
+        .map(|(_, value)| (value.to_string(), false))
+}
+
+/// The layer for a private dashboard: without the viewer or the operator key, nothing but the
+/// probes answers. A key given in the link is kept in a cookie for the page's further requests.
+pub async fn require_viewer(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Some(viewer) = &state.api.viewer_key else {
+        return next.run(request).await;
+    };
+    let path = request.uri().path();
+    if path == protocol::routes::HEALTHZ || path == protocol::routes::READYZ {
+        return next.run(request).await;
+    }
+    let presented = presented_viewer_key(request.headers(), request.uri().query());
+    let admitted = presented.as_ref().is_some_and(|(given, _)| {
+        viewer.matches(given)
+            || state
+                .api
+                .operator_key
+                .as_ref()
+                .is_some_and(|operator| operator.matches(given))
+    });
+    if !admitted {
+        return ApiError::new(
+            axum::http::StatusCode::UNAUTHORIZED,
+            "this dashboard is private: open it with the link that carries its viewer key (`?code=<key>`), or send `Authorization: Bearer <key>`",
+        )
+        .into_response();
+    }
+    let from_link = presented.is_some_and(|(given, explicit)| explicit && viewer.matches(&given));
+    let mut response = next.run(request).await;
+    if from_link {
+        if let Ok(cookie) = axum::http::HeaderValue::from_str(&format!(
+            "{VIEWER_COOKIE}={}; Path=/; HttpOnly; SameSite=Strict",
+            viewer.expose()
+        )) {
+            response.headers_mut().append(header::SET_COOKIE, cookie);
+        }
+    }
+    response
 }
 
 /// The layer: a mutating request without the operator key (when one is configured) is answered

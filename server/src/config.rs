@@ -45,6 +45,12 @@ pub struct Config {
     #[arg(long, env = "SCALEBOARD_API_KEY", hide_env_values = true)]
     pub api_key: Option<crate::auth::Secret>,
 
+    /// The viewer key. When set, the dashboard is private: the page, the live feed and every
+    /// read need it (or the operator key), as `?code=<key>` in the link (kept in a cookie from
+    /// then on) or an `Authorization: Bearer <key>` header. The probes need none.
+    #[arg(long, env = "SCALEBOARD_VIEWER_KEY", hide_env_values = true)]
+    pub viewer_key: Option<crate::auth::Secret>,
+
     /// Let anyone who reaches the server change things when it listens on an address other
     /// than loopback and has no --api-key. Off by default: a public dashboard without an
     /// operator key lets any visitor start, stop and purge runs.

@@ -256,6 +256,7 @@ impl Settings {
             },
             api: ApiSettings {
                 operator_key: config.api_key.clone(),
+                viewer_key: config.viewer_key.clone(),
                 trust_forwarded: config.trust_forwarded_headers,
                 max_input_count: config.max_input_count,
                 max_cost: config.max_cost,

@@ -9,6 +9,7 @@ use protocol::routes::{self, patterns};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use support::{Settings, TestServer};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 const KEY: &str = "s3cret-operator-key";
 
@@ -245,5 +246,96 @@ async fn unknown_api_paths_and_methods_answer_json() {
             .unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {body}"));
         assert!(error["error"].is_string(), "{body}");
     }
+    server.stop().await;
+}
+
+const VIEWER_KEY: &str = "v1ewer-key-for-the-audience";
+
+/// With both keys configured: every read route × {no key, wrong key, viewer key, operator key,
+/// viewer cookie} and every mutating route × the same.
+#[tokio::test]
+async fn a_private_dashboard_needs_the_viewer_key_to_read_and_the_operator_key_to_change() {
+    let azurite = Azurite::start(&Options::for_tests()).unwrap();
+    let settings = Settings {
+        api_key: Some(KEY.into()),
+        viewer_key: Some(VIEWER_KEY.into()),
+        ..Settings::default()
+    };
+    let server = TestServer::with(azurite.ports().blob, azurite.ports().queue, settings).await;
+    let id = start_one(&server).await;
+    let client = reqwest::Client::new();
+    let send = |method: Method, path: &str, auth: Option<(&str, String)>| {
+        let mut request = client
+            .request(method.clone(), server.url(path))
+            .header("content-length", "0");
+        if let Some((name, value)) = auth {
+            request = request.header(name, value);
+        }
+        request.send()
+    };
+    let viewer = || Some(("authorization", format!("Bearer {VIEWER_KEY}")));
+    let operator = || Some(("authorization", format!("bearer {KEY}")));
+    let wrong = || Some(("authorization", "Bearer nope".to_string()));
+    let cookie = || Some(("cookie", format!("scaleboard_viewer={VIEWER_KEY}")));
+
+    let mut checked = 0;
+    for (method, path) in reads(&id) {
+        let probe = path == routes::HEALTHZ || path == routes::READYZ;
+        for auth in [None, wrong()] {
+            let status = send(method.clone(), &path, auth).await.unwrap().status();
+            if probe {
+                assert_ne!(status, StatusCode::UNAUTHORIZED, "{method} {path}");
+            } else {
+                assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path}");
+            }
+            checked += 1;
+        }
+        for auth in [viewer(), operator(), cookie()] {
+            let status = send(method.clone(), &path, auth).await.unwrap().status();
+            assert_ne!(status, StatusCode::UNAUTHORIZED, "{method} {path}");
+            checked += 1;
+        }
+    }
+    for (method, path) in mutating(&id) {
+        for auth in [None, wrong(), viewer(), cookie()] {
+            let status = send(method.clone(), &path, auth).await.unwrap().status();
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path}");
+            checked += 1;
+        }
+        let status = send(method.clone(), &path, operator())
+            .await
+            .unwrap()
+            .status();
+        assert_ne!(status, StatusCode::UNAUTHORIZED, "{method} {path}");
+        checked += 1;
+    }
+    assert!(checked > 100, "{checked} cases");
+
+    // The link with the key sets the cookie the page's further requests carry…
+    let page = send(Method::GET, &format!("/?code={VIEWER_KEY}"), None)
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let set_cookie = page.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(set_cookie.starts_with(&format!("scaleboard_viewer={VIEWER_KEY};")));
+    assert!(set_cookie.contains("HttpOnly") && set_cookie.contains("SameSite=Strict"));
+    // …the live socket opens with it and not without it.
+    let mut request = server.live_url().into_client_request().unwrap();
+    assert!(tokio_tungstenite::connect_async(request.clone())
+        .await
+        .is_err());
+    request.headers_mut().insert(
+        "cookie",
+        format!("scaleboard_viewer={VIEWER_KEY}").parse().unwrap(),
+    );
+    assert!(tokio_tungstenite::connect_async(request).await.is_ok());
+    // The session says what this request may do.
+    let session: protocol::session::Session = send(Method::GET, routes::SESSION, viewer())
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(session.operator_key_required && !session.operator);
     server.stop().await;
 }

@@ -39,6 +39,7 @@ pub async fn start_server(
             engine: server::orchestrator::EngineConfig::default(),
             api: server::durable::ApiSettings {
                 operator_key: None,
+                viewer_key: None,
                 max_input_count: 1_000_000,
                 max_cost: 100_000_000,
                 default_cost: 0,

@@ -30,6 +30,8 @@ pub struct ApiSettings {
     /// When set, every mutating call needs it (`Authorization: Bearer` or `code=`); checked by
     /// `crate::auth`'s layer.
     pub operator_key: Option<crate::auth::Secret>,
+    /// When set, viewing needs it too (or the operator key): a private dashboard.
+    pub viewer_key: Option<crate::auth::Secret>,
     pub max_input_count: u32,
     pub max_cost: u32,
     /// Cost per item when a start request names none.

@@ -24,6 +24,8 @@ pub struct TestServer {
 
 pub struct Settings {
     pub api_key: Option<String>,
+    /// When set, viewing needs this key (or the operator key).
+    pub viewer_key: Option<String>,
     pub engine: EngineConfig,
     pub max_input_count: u32,
     /// Run the local cluster model with this profile (and real worker loops); none when `None`.
@@ -34,6 +36,7 @@ impl Default for Settings {
     fn default() -> Self {
         Settings {
             api_key: None,
+            viewer_key: None,
             engine: EngineConfig::default(),
             max_input_count: 100_000,
             cluster: None,
@@ -74,6 +77,7 @@ impl TestServer {
                 engine: settings.engine,
                 api: ApiSettings {
                     operator_key: settings.api_key.map(server::auth::Secret::new),
+                    viewer_key: settings.viewer_key.map(server::auth::Secret::new),
                     max_input_count: settings.max_input_count,
                     max_cost: 1_000_000,
                     default_cost: 0,
