@@ -49,7 +49,8 @@ async fn wait_status(
     what: &str,
     done: impl Fn(&Value) -> bool,
 ) -> Value {
-    eventually(Duration::from_secs(90), what, || async {
+    // A hang guard, not a speed limit: eight of these tests share two cores and one Azurite.
+    eventually(Duration::from_secs(300), what, || async {
         let (_, body) = status(server, id).await;
         done(&body).then_some(body)
     })
