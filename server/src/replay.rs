@@ -165,4 +165,43 @@ mod tests {
             .message
             .contains("queueLength"));
     }
+
+    use proptest::strategy::Strategy as _;
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+        /// Any replay query: a policy inside every bound, or a short reason, never a panic.
+        #[test]
+        fn any_replay_query_is_a_bounded_policy_or_refused(
+            pairs in proptest::collection::vec(
+                (
+                    proptest::prop_oneof![
+                        proptest::strategy::Just("profile".to_string()),
+                        proptest::strategy::Just("pollingInterval".to_string()),
+                        proptest::strategy::Just("cooldownPeriod".to_string()),
+                        proptest::strategy::Just("minReplicaCount".to_string()),
+                        proptest::strategy::Just("maxReplicaCount".to_string()),
+                        proptest::strategy::Just("queueLength".to_string()),
+                        proptest::strategy::Just("activationQueueLength".to_string()),
+                        proptest::strategy::Just("minNodes".to_string()),
+                        proptest::strategy::Just("maxNodes".to_string()),
+                    ],
+                    proptest::prop_oneof![
+                        proptest::prelude::any::<String>(),
+                        proptest::prelude::any::<u64>().prop_map(|n| n.to_string()),
+                        proptest::prelude::any::<f64>().prop_map(|n| n.to_string()),
+                    ],
+                ),
+                0..6,
+            ),
+        ) {
+            let params: HashMap<String, String> = pairs.into_iter().collect();
+            if let Ok(args) = policy_from_query(&params) {
+                if let Ok(profile) = args.profile() {
+                    proptest::prop_assert!(profile.validate().is_ok());
+                }
+            }
+        }
+    }
 }

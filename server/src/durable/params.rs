@@ -316,4 +316,80 @@ mod tests {
         let err = parse_id(&long).unwrap_err();
         assert!(err.message.len() < 300, "{}", err.message.len());
     }
+
+    /// Any text at all, as a query value can hold it.
+    fn any_text() -> impl proptest::strategy::Strategy<Value = String> {
+        proptest::prelude::any::<String>()
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn counts_are_in_range_or_a_short_reason(text in any_text(), min in 0u32..10, span in 0u32..1000) {
+            let max = min.saturating_add(span);
+            match parse_count("n", &text, min, max) {
+                Ok(n) => proptest::prop_assert!((min..=max).contains(&n)),
+                Err(e) => {
+                    proptest::prop_assert_eq!(e.status, StatusCode::BAD_REQUEST);
+                    proptest::prop_assert!(e.message.chars().count() < 200);
+                }
+            }
+        }
+
+        #[test]
+        fn numbers_as_text_parse_back(n in 0u32..=u32::MAX) {
+            proptest::prop_assert_eq!(parse_count("n", &n.to_string(), 0, u32::MAX).unwrap(), n);
+        }
+
+        #[test]
+        fn every_other_parser_answers_without_panicking(text in any_text()) {
+            let short = |e: ApiError| e.message.chars().count() < 200;
+            proptest::prop_assert!(parse_statuses(&text).map_or_else(short, |s| !s.is_empty()));
+            proptest::prop_assert!(parse_time("t", &text).map_or_else(short, |_| true));
+            proptest::prop_assert!(parse_flag("f", Some(&text)).map_or_else(short, |_| true));
+            proptest::prop_assert!(parse_continuation(&text).map_or_else(short, |_| true));
+            proptest::prop_assert!(parse_id(&text).map_or_else(short, |id| id.as_str() == text));
+        }
+
+        #[test]
+        fn bodies_of_any_json_are_read_or_refused(value in json_value()) {
+            // What the lenient extractor does after parsing: both bodies are plain serde types.
+            let _ = serde_json::from_value::<StartBody>(value.clone());
+            let _ = serde_json::from_value::<RaiseEventBody>(value);
+        }
+    }
+
+    /// JSON values of a few levels, with the numbers and strings that break naive readers.
+    fn json_value() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            any::<u64>().prop_map(serde_json::Value::from),
+            any::<f64>().prop_map(serde_json::Value::from),
+            any::<String>().prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(3, 32, 6, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::from),
+                proptest::collection::btree_map(
+                    prop_oneof![
+                        Just("inputCount".to_string()),
+                        Just("cost".to_string()),
+                        Just("failEvery".to_string()),
+                        Just("item".to_string()),
+                        Just("value".to_string()),
+                        Just("computeMs".to_string()),
+                        Just("reason".to_string()),
+                        any::<String>(),
+                    ],
+                    inner,
+                    0..6
+                )
+                .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
 }

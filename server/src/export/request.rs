@@ -284,4 +284,40 @@ mod tests {
             }
         );
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+        /// Any query, for any file name: a request or a short reason, never a panic; whatever
+        /// is accepted is within the documented bounds.
+        #[test]
+        fn any_export_query_is_read_or_refused(
+            file in proptest::prelude::any::<String>(),
+            pairs in proptest::collection::vec(
+                (
+                    proptest::prop_oneof![
+                        proptest::strategy::Just("minutes".to_string()),
+                        proptest::strategy::Just("from".to_string()),
+                        proptest::strategy::Just("to".to_string()),
+                        proptest::strategy::Just("run".to_string()),
+                        proptest::strategy::Just("theme".to_string()),
+                        proptest::strategy::Just("width".to_string()),
+                        proptest::strategy::Just("height".to_string()),
+                        proptest::prelude::any::<String>(),
+                    ],
+                    proptest::prelude::any::<String>(),
+                ),
+                0..6,
+            ),
+        ) {
+            let _ = parse_file(&file);
+            let params: HashMap<String, String> = pairs.into_iter().collect();
+            for product in [CSV, SVG] {
+                if let Ok((_, canvas)) = parse_query(&params, product, 1_764_180_000_000) {
+                    proptest::prop_assert!((320..=4000).contains(&canvas.width));
+                    proptest::prop_assert!((160..=4000).contains(&canvas.height));
+                }
+            }
+        }
+    }
 }
