@@ -124,6 +124,7 @@ fn reads(id: &str) -> Vec<(Method, String)> {
         (Method::GET, routes::INSTANCES.to_string()),
         (Method::GET, patterns::INSTANCES_SLASH.to_string()),
         (Method::GET, routes::CLUSTER.to_string()),
+        (Method::GET, routes::SESSION.to_string()),
         (
             Method::GET,
             format!("{}/samples.csv?minutes=1", routes::EXPORT),

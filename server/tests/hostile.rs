@@ -439,6 +439,23 @@ fn cases(running: &str, finished: &str) -> Vec<Case> {
             .header("content-length", "0"),
         );
     }
+    for (name, header, value) in [
+        ("session, Authorization garbage", "authorization", "Bearer x y\tz %00"),
+        ("session, Authorization without token", "authorization", "Bearer "),
+        ("session, cookie garbage", "cookie", "scaleboard_viewer"),
+        ("session, cookie huge", "cookie", "scaleboard_viewer=kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk"),
+        ("session, many cookies", "cookie", "a=1; ;;=; scaleboard_viewer=; b"),
+    ] {
+        all.push(case("headers", name, Method::GET, routes::SESSION.to_string()).header(header, value));
+    }
+    for query in ["code=", "code=%00", "code=%FF%FE", "code=a&code=b"] {
+        all.push(case(
+            "headers",
+            format!("session ?{query}"),
+            Method::GET,
+            format!("{}?{query}", routes::SESSION),
+        ));
+    }
     for (name, content_type) in [
         ("JSON route, form body", "application/x-www-form-urlencoded"),
         ("JSON route, multipart", "multipart/form-data; boundary=x"),
