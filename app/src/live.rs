@@ -74,6 +74,9 @@ impl LiveState {
             }
             Frame::Sample { sample } => self.samples.update(|samples| push(samples, sample)),
             Frame::Runs { runs } => self.runs.update(|known| merge_runs(known, runs)),
+            Frame::History { samples: older } => {
+                self.samples.update(|samples| prepend(samples, older))
+            }
         }
     }
 
@@ -100,6 +103,18 @@ fn push(samples: &mut Vec<Sample>, sample: Sample) {
         let excess = samples.len() - MAX_SAMPLES;
         samples.drain(..excess);
     }
+}
+
+/// Puts older samples (a snapshot's history, arriving after it) before those held, ignoring
+/// any not older than the first held, and keeping at most [`MAX_SAMPLES`], the newest.
+fn prepend(samples: &mut Vec<Sample>, older: Vec<Sample>) {
+    let first = samples.first().map_or(u64::MAX, |s| s.seq);
+    let room = MAX_SAMPLES.saturating_sub(samples.len());
+    let mut older: Vec<Sample> = older.into_iter().filter(|s| s.seq < first).collect();
+    let skip = older.len().saturating_sub(room);
+    older.drain(..skip);
+    older.append(samples);
+    *samples = older;
 }
 
 /// Takes runs that changed: each replaces the run with its id, or joins the list; newest first.
@@ -209,6 +224,23 @@ mod tests {
         push(&mut samples, sample(1));
         push(&mut samples, sample(3));
         assert_eq!(samples.iter().map(|s| s.seq).collect::<Vec<_>>(), [1, 2, 3]);
+    }
+
+    #[test]
+    fn history_frames_go_before_the_snapshot_and_stay_bounded() {
+        let mut samples: Vec<Sample> = (100..=160).map(sample).collect();
+        // A sample that arrived meanwhile, then history: the overlap is ignored.
+        push(&mut samples, sample(161));
+        prepend(&mut samples, (40..=100).map(sample).collect());
+        let seqs: Vec<u64> = samples.iter().map(|s| s.seq).collect();
+        assert_eq!(seqs, (40..=161).collect::<Vec<_>>());
+        // Past the page's limit, the oldest are the ones left out.
+        let full = MAX_SAMPLES as u64;
+        let mut samples: Vec<Sample> = (full..full + 60).map(sample).collect();
+        prepend(&mut samples, (1..full).map(sample).collect());
+        assert_eq!(samples.len(), MAX_SAMPLES);
+        assert_eq!(samples[0].seq, 60);
+        assert_eq!(samples.last().unwrap().seq, full + 59);
     }
 
     #[test]

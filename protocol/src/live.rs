@@ -4,7 +4,8 @@
 //! A client that connects (or reconnects) first gets a [`Frame::Snapshot`] with the recent
 //! history and the recent runs, then one [`Frame::Sample`] per sample and a [`Frame::Runs`]
 //! whenever runs start, progress or finish. A client that falls behind is sent a fresh snapshot
-//! instead of the frames it missed, so a chart never has a silent gap.
+//! instead of the frames it missed, so a chart never has a silent gap. A snapshot holds only
+//! the newest samples; the older ones follow in [`Frame::History`] frames of bounded size.
 //!
 //! Runs travel apart from the samples so that a snapshot is bounded by the history window: one
 //! copy of each recent run, not one per sample.
@@ -137,8 +138,8 @@ impl StorageHealth {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Frame {
-    /// The recent past, oldest first, and the recent runs, newest first; replaces whatever the
-    /// client had.
+    /// The newest samples, oldest first, and the recent runs, newest first; replaces whatever
+    /// the client had. Older samples follow in [`Frame::History`] frames.
     Snapshot {
         interval_ms: u64,
         samples: Vec<Sample>,
@@ -149,6 +150,11 @@ pub enum Frame {
     Sample { sample: Sample },
     /// Runs that started, progressed or finished since the last frame, as they are now.
     Runs { runs: Vec<RunProgress> },
+    /// Samples older than those the client has, oldest first, to put before them. A snapshot's
+    /// history arrives in several of these right after it, newest part first, so that the first
+    /// frame is small (a chart can be drawn at once on a slow link) and no frame is large (the
+    /// server's per-connection buffers stay small).
+    History { samples: Vec<Sample> },
 }
 
 impl Frame {
@@ -195,6 +201,9 @@ mod tests {
                 }],
             },
             Frame::Runs { runs: Vec::new() },
+            Frame::History {
+                samples: vec![sample(0)],
+            },
             Frame::Sample {
                 sample: Sample {
                     queue_length: None,

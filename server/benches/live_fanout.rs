@@ -1,10 +1,12 @@
-//! The live feed under load: 1,000 concurrent WebSocket clients at 4 samples a second.
+//! The live feed under load: 1,000, 5,000 and 10,000 concurrent WebSocket clients at 4 samples
+//! a second — a conference hall on its phones.
 //!
-//! Starts Azurite and the real server binary (local cluster model, 250 ms samples), connects
-//! the clients with tokio-tungstenite, and measures for each sample frame the lag from its
-//! creation (`t_ms`, stamped by the server) to its arrival; then reads the server's peak RSS
-//! (VmHWM) from /proc. Run with `cargo xtask bench` or `cargo bench -p server --bench
-//! live_fanout`; `SCALEBOARD_BENCH_CLIENTS` and `SCALEBOARD_BENCH_SECONDS` change the load.
+//! For each count, starts the real server binary (local cluster model, 250 ms samples) on one
+//! Azurite, connects the clients with tokio-tungstenite, and measures for each sample frame the
+//! lag from its creation (`t_ms`, stamped by the server) to its arrival; then reads the server's
+//! peak RSS (VmHWM) from /proc. Run with `cargo xtask bench` or `cargo bench -p server --bench
+//! live_fanout`; `SCALEBOARD_BENCH_CLIENTS` (a comma-separated list of counts) and
+//! `SCALEBOARD_BENCH_SECONDS` change the load.
 
 mod common;
 
@@ -20,9 +22,20 @@ use tokio_tungstenite::tungstenite::Message;
 
 #[tokio::main]
 async fn main() {
-    let clients = common::env_or("SCALEBOARD_BENCH_CLIENTS", 1000) as usize;
+    let counts: Vec<usize> = std::env::var("SCALEBOARD_BENCH_CLIENTS")
+        .unwrap_or_else(|_| "1000,5000,10000".into())
+        .split(',')
+        .filter_map(|c| c.trim().parse().ok())
+        .collect();
     let seconds = u64::from(common::env_or("SCALEBOARD_BENCH_SECONDS", 30));
     let azurite = Azurite::start(&Options::for_tests()).expect("start Azurite");
+    for clients in counts {
+        measure(&azurite, clients, seconds).await;
+    }
+}
+
+/// One server, `clients` viewers for `seconds`: delivery lag and the server's peak RSS.
+async fn measure(azurite: &Azurite, clients: usize, seconds: u64) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -131,5 +144,9 @@ async fn main() {
         pct(0.99),
         lags.last().copied().unwrap_or_default()
     );
-    println!("  server peak RSS {:.1} MiB", peak_rss_kib as f64 / 1024.0);
+    println!(
+        "  server peak RSS {:.1} MiB ({:.1} KiB per client)",
+        peak_rss_kib as f64 / 1024.0,
+        peak_rss_kib as f64 / clients as f64
+    );
 }

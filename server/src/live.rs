@@ -5,8 +5,12 @@
 //! out of the samples keeps a new viewer's snapshot bounded by the history window alone — one
 //! copy of each recent run, not one per sample.
 //!
-//! Every frame is serialised once, when it is published, and the same text goes to every
-//! client. The history, the current runs and the broadcast channel are updated under one short
+//! Every frame is serialised once, when it is published, and the same bytes go to every client
+//! (shared, not copied per connection). A new viewer's snapshot is serialised once per change
+//! too, however many viewers connect meanwhile, and in frames of bounded size: the newest
+//! samples first ([`Frame::Snapshot`]), the older ones after ([`Frame::History`]). A WebSocket
+//! connection keeps a buffer as large as the largest frame it ever sent, so bounded frames are
+//! what keeps thousands of viewers in little memory. The history, the current runs and the broadcast channel are updated under one short
 //! lock, so a client that subscribes gets a snapshot and then exactly the frames after it: no
 //! gap, no duplicate. A client that cannot keep up never slows the others: the broadcast channel
 //! is bounded, and a client that lagged is resynchronised with a fresh snapshot; one whose
@@ -19,6 +23,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::extract::ws::Utf8Bytes;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use protocol::live::{Frame, RunProgress, Sample};
 use tokio::sync::broadcast;
@@ -26,6 +31,14 @@ use tokio_util::sync::CancellationToken;
 
 /// Frames a client may fall behind by before it is resynchronised.
 const CLIENT_BACKLOG: usize = 16;
+/// Samples in each frame of a snapshot: one minute at the default interval, about 12 KB, so
+/// the first frame draws a chart at once and no frame makes a connection's buffer large.
+const SNAPSHOT_FRAME_SAMPLES: usize = 60;
+
+/// A snapshot as it is sent: a [`Frame::Snapshot`] with the newest samples and the runs, then
+/// [`Frame::History`] frames with older samples, newest part first. Serialised once and shared
+/// by every client that subscribes before the next change.
+pub type SnapshotFrames = Arc<[Utf8Bytes]>;
 
 /// A sample as the hub keeps it: with the runs as they were when it was taken.
 #[derive(Clone, Debug, PartialEq)]
@@ -46,7 +59,7 @@ struct Inner {
     state: Mutex<State>,
     capacity: usize,
     interval_ms: u64,
-    tx: broadcast::Sender<Arc<str>>,
+    tx: broadcast::Sender<Utf8Bytes>,
 }
 
 #[derive(Debug, Default)]
@@ -57,6 +70,8 @@ struct State {
     /// Items completed across every run since the hub started: each run's increase is added
     /// once, so the total never goes back when a finished run ages out of the list.
     completed_total: u64,
+    /// The snapshot as of the last change, built when the first client after it subscribes.
+    snapshot: Option<SnapshotFrames>,
 }
 
 impl Hub {
@@ -88,6 +103,7 @@ impl Hub {
             .completed_total
             .saturating_add(completed_since(&state.runs, &runs));
         state.runs = Arc::new(runs);
+        state.snapshot = None;
         if !changes.is_empty() {
             // No receivers is fine: nobody is watching.
             let _ = self.inner.tx.send(encode(&Frame::Runs { runs: changes }));
@@ -107,19 +123,23 @@ impl Hub {
             sample: sample.clone(),
         });
         state.history.push_back(Recorded { sample, runs });
+        state.snapshot = None;
         let _ = self.inner.tx.send(frame);
     }
 
     /// A snapshot (the history and the current runs) and a receiver for every frame after it.
-    pub fn subscribe(&self) -> (Frame, broadcast::Receiver<Arc<str>>) {
-        let state = self.lock();
+    pub fn subscribe(&self) -> (SnapshotFrames, broadcast::Receiver<Utf8Bytes>) {
+        let mut state = self.lock();
         let rx = self.inner.tx.subscribe();
-        let frame = Frame::Snapshot {
-            interval_ms: self.inner.interval_ms,
-            samples: state.history.iter().map(|r| r.sample.clone()).collect(),
-            runs: state.runs.as_ref().clone(),
+        let frames = match &state.snapshot {
+            Some(frames) => frames.clone(),
+            None => {
+                let frames = snapshot_frames(self.inner.interval_ms, &state);
+                state.snapshot = Some(frames.clone());
+                frames
+            }
         };
-        (frame, rx)
+        (frames, rx)
     }
 
     /// Every sample kept, oldest first, with its runs (for exports and replays).
@@ -173,8 +193,26 @@ fn completed_since(old: &[RunProgress], new: &[RunProgress]) -> u64 {
         .sum()
 }
 
-fn encode(frame: &Frame) -> Arc<str> {
-    Arc::from(frame.to_json())
+fn encode(frame: &Frame) -> Utf8Bytes {
+    Utf8Bytes::from(frame.to_json())
+}
+
+/// The frames of a snapshot of `state`: see [`SnapshotFrames`].
+fn snapshot_frames(interval_ms: u64, state: &State) -> SnapshotFrames {
+    let samples: Vec<&Sample> = state.history.iter().map(|r| &r.sample).collect();
+    let mut parts = samples.rchunks(SNAPSHOT_FRAME_SAMPLES);
+    let newest = parts.next().unwrap_or_default();
+    let mut frames = vec![encode(&Frame::Snapshot {
+        interval_ms,
+        samples: newest.iter().map(|s| (*s).clone()).collect(),
+        runs: state.runs.as_ref().clone(),
+    })];
+    frames.extend(parts.map(|older| {
+        encode(&Frame::History {
+            samples: older.iter().map(|s| (*s).clone()).collect(),
+        })
+    }));
+    frames.into()
 }
 
 /// Why a client's session ended.
@@ -200,42 +238,56 @@ pub async fn serve_client<O, I>(
     shutdown: CancellationToken,
 ) -> Ended
 where
-    O: Sink<String> + Unpin,
+    O: Sink<Utf8Bytes> + Unpin,
     I: Stream<Item = ()> + Unpin,
 {
     let (snapshot, mut rx) = hub.subscribe();
-    if let Err(ended) = send(&mut outgoing, snapshot.to_json(), send_timeout).await {
+    if let Err(ended) = send_all(&mut outgoing, &snapshot, send_timeout).await {
         return ended;
     }
     loop {
-        let text = tokio::select! {
+        let frame = tokio::select! {
             _ = shutdown.cancelled() => return Ended::Shutdown,
             message = incoming.next() => match message {
                 Some(()) => continue,
                 None => return Ended::ClientGone,
             },
             received = rx.recv() => match received {
-                Ok(text) => text.to_string(),
+                Ok(frame) => frame,
                 Err(broadcast::error::RecvError::Lagged(_)) => {
                     let (snapshot, fresh) = hub.subscribe();
                     rx = fresh;
-                    snapshot.to_json()
+                    if let Err(ended) = send_all(&mut outgoing, &snapshot, send_timeout).await {
+                        return ended;
+                    }
+                    continue;
                 }
                 Err(broadcast::error::RecvError::Closed) => return Ended::Shutdown,
             },
         };
-        if let Err(ended) = send(&mut outgoing, text, send_timeout).await {
+        if let Err(ended) = send(&mut outgoing, frame, send_timeout).await {
             return ended;
         }
     }
 }
 
-async fn send<O: Sink<String> + Unpin>(
+async fn send_all<O: Sink<Utf8Bytes> + Unpin>(
     outgoing: &mut O,
-    text: String,
+    frames: &[Utf8Bytes],
     limit: Duration,
 ) -> Result<(), Ended> {
-    match tokio::time::timeout(limit, outgoing.send(text)).await {
+    for frame in frames {
+        send(outgoing, frame.clone(), limit).await?;
+    }
+    Ok(())
+}
+
+async fn send<O: Sink<Utf8Bytes> + Unpin>(
+    outgoing: &mut O,
+    frame: Utf8Bytes,
+    limit: Duration,
+) -> Result<(), Ended> {
+    match tokio::time::timeout(limit, outgoing.send(frame)).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(_)) => Err(Ended::ClientGone),
         Err(_) => Err(Ended::TooSlow),
@@ -261,10 +313,36 @@ mod tests {
 
     fn seqs(frame: &Frame) -> Vec<u64> {
         match frame {
-            Frame::Snapshot { samples, .. } => samples.iter().map(|s| s.seq).collect(),
+            Frame::Snapshot { samples, .. } | Frame::History { samples } => {
+                samples.iter().map(|s| s.seq).collect()
+            }
             Frame::Sample { sample } => vec![sample.seq],
             Frame::Runs { .. } => Vec::new(),
         }
+    }
+
+    fn decode(frames: &[Utf8Bytes]) -> Vec<Frame> {
+        frames
+            .iter()
+            .map(|f| Frame::from_json(f).unwrap())
+            .collect()
+    }
+
+    /// The samples a client holds after a snapshot's frames, as the page merges them.
+    fn snapshot_seqs(frames: &[Utf8Bytes]) -> Vec<u64> {
+        let mut held: Vec<u64> = Vec::new();
+        for frame in decode(frames) {
+            match frame {
+                Frame::Snapshot { .. } => held = seqs(&frame),
+                Frame::History { .. } => {
+                    let mut older = seqs(&frame);
+                    older.extend(held);
+                    held = older;
+                }
+                other => panic!("not part of a snapshot: {other:?}"),
+            }
+        }
+        held
     }
 
     fn run(id: &str, completed: u32, status: RuntimeStatus) -> RunProgress {
@@ -338,16 +416,16 @@ mod tests {
             hub.publish(sample(seq));
         }
         let (snapshot, _) = hub.subscribe();
-        let Frame::Snapshot {
-            samples,
-            runs: sent,
-            ..
-        } = &snapshot
-        else {
+        let frames = decode(&snapshot);
+        let Frame::Snapshot { runs: sent, .. } = &frames[0] else {
             panic!("not a snapshot");
         };
-        assert_eq!(samples.len(), 3600);
         assert_eq!(sent, &runs);
+        assert_eq!(snapshot_seqs(&snapshot), (1..=3600).collect::<Vec<_>>());
+        // The runs travel once, in the first frame; the rest is history in bounded frames.
+        assert!(frames[1..].iter().all(
+            |f| matches!(f, Frame::History { samples } if samples.len() <= SNAPSHOT_FRAME_SAMPLES)
+        ));
         // The exports still see, per sample, the runs as they were.
         let history = hub.history();
         assert_eq!(history.len(), 3600);
@@ -357,13 +435,37 @@ mod tests {
     }
 
     #[test]
+    fn a_snapshot_starts_small_and_is_built_once_until_something_changes() {
+        let hub = Hub::new(3600, Duration::from_secs(1));
+        for seq in 1..=3600 {
+            hub.publish(sample(seq));
+        }
+        let (first, _a) = hub.subscribe();
+        let (second, _b) = hub.subscribe();
+        // Two viewers share one serialisation.
+        assert!(Arc::ptr_eq(&first, &second));
+        let frames = decode(&first);
+        assert_eq!(seqs(&frames[0]), (3541..=3600).collect::<Vec<_>>());
+        assert_eq!(frames.len(), 3600 / SNAPSHOT_FRAME_SAMPLES);
+        // Newest part first: each history frame ends where the frame before it began.
+        assert_eq!(seqs(&frames[1]).last(), Some(&3540));
+        let largest = first.iter().map(|f| f.len()).max().unwrap();
+        let mean: usize = first.iter().map(|f| f.len()).sum::<usize>() / frames.len();
+        assert!(largest < 2 * mean, "frames are of similar, bounded size");
+        hub.publish(sample(3601));
+        let (third, _c) = hub.subscribe();
+        assert!(!Arc::ptr_eq(&first, &third));
+        assert_eq!(seqs(&decode(&third)[0]).last(), Some(&3601));
+    }
+
+    #[test]
     fn history_keeps_the_newest_samples() {
         let hub = Hub::new(3, Duration::from_secs(1));
         for seq in 1..=5 {
             hub.publish(sample(seq));
         }
         let (snapshot, _rx) = hub.subscribe();
-        assert_eq!(seqs(&snapshot), [3, 4, 5]);
+        assert_eq!(snapshot_seqs(&snapshot), [3, 4, 5]);
         assert_eq!(hub.latest().unwrap().seq, 5);
     }
 
@@ -371,7 +473,7 @@ mod tests {
     async fn a_client_gets_the_snapshot_then_each_new_sample_once() {
         let hub = Hub::new(10, Duration::from_secs(1));
         hub.publish(sample(1));
-        let (out_tx, mut out_rx) = mpsc::channel::<String>(64);
+        let (out_tx, mut out_rx) = mpsc::channel::<Utf8Bytes>(64);
         let (_in_tx, in_rx) = mpsc::channel::<()>(1);
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(serve_client(
@@ -396,7 +498,7 @@ mod tests {
     #[tokio::test]
     async fn a_lagging_client_is_resynchronised_with_a_snapshot() {
         let hub = Hub::new(100, Duration::from_secs(1));
-        let (out_tx, mut out_rx) = mpsc::channel::<String>(0);
+        let (out_tx, mut out_rx) = mpsc::channel::<Utf8Bytes>(0);
         let (_in_tx, in_rx) = mpsc::channel::<()>(1);
         let task = tokio::spawn(serve_client(
             hub.clone(),
@@ -420,6 +522,11 @@ mod tests {
                 Frame::Snapshot { samples, .. } => {
                     seen = samples.iter().map(|s| s.seq).collect();
                 }
+                Frame::History { samples } => {
+                    let mut older: Vec<u64> = samples.iter().map(|s| s.seq).collect();
+                    older.extend(seen);
+                    seen = older;
+                }
                 Frame::Sample { sample } => seen.push(sample.seq),
                 Frame::Runs { .. } => {}
             }
@@ -433,7 +540,7 @@ mod tests {
     async fn a_client_that_never_reads_is_dropped_and_others_keep_receiving() {
         let hub = Hub::new(10, Duration::from_secs(1));
         // The stuck client's channel has no room at all after the snapshot.
-        let (stuck_tx, _stuck_rx_never_read) = mpsc::channel::<String>(0);
+        let (stuck_tx, _stuck_rx_never_read) = mpsc::channel::<Utf8Bytes>(0);
         let (_in1, in_rx1) = mpsc::channel::<()>(1);
         let stuck = tokio::spawn(serve_client(
             hub.clone(),
@@ -442,7 +549,7 @@ mod tests {
             Duration::from_secs(10),
             CancellationToken::new(),
         ));
-        let (good_tx, mut good_rx) = mpsc::channel::<String>(64);
+        let (good_tx, mut good_rx) = mpsc::channel::<Utf8Bytes>(64);
         let (_in2, in_rx2) = mpsc::channel::<()>(1);
         let good = tokio::spawn(serve_client(
             hub.clone(),
@@ -466,7 +573,7 @@ mod tests {
     #[tokio::test]
     async fn a_closed_client_ends_its_session() {
         let hub = Hub::new(10, Duration::from_secs(1));
-        let (out_tx, _out_rx) = mpsc::channel::<String>(64);
+        let (out_tx, _out_rx) = mpsc::channel::<Utf8Bytes>(64);
         let (in_tx, in_rx) = mpsc::channel::<()>(1);
         let task = tokio::spawn(serve_client(
             hub,

@@ -49,7 +49,7 @@ where
             "no wanted sample within a minute"
         );
         let samples = match next_frame(socket).await {
-            Frame::Snapshot { samples, .. } => samples,
+            Frame::Snapshot { samples, .. } | Frame::History { samples } => samples,
             Frame::Sample { sample } => vec![sample],
             Frame::Runs { .. } => Vec::new(),
         };
