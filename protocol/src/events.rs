@@ -6,9 +6,13 @@
 //! A worker's own event adds a `scaleboard` extension to `data` with the result, which saves the
 //! server a blob read; an event from Event Grid lacks it and the server reads the output blob.
 //! Failures (a message that went to the poison queue) are `Scaleboard.ItemFailed` events.
+//! The worker's events may also carry the item's W3C trace context as `traceparent` and
+//! `tracestate` fields of `data` (Event Grid's `data` takes extra fields), so the server's
+//! fan-in continues the item's trace; events without them are read the same way.
 
 use serde::{Deserialize, Serialize};
 
+use crate::trace::TraceContext;
 use crate::work::{item_blob, parse_item_blob};
 
 pub const BLOB_CREATED: &str = "Microsoft.Storage.BlobCreated";
@@ -188,6 +192,37 @@ impl std::fmt::Display for UnknownEvent {
 impl std::error::Error for UnknownEvent {}
 
 impl EventGridEvent {
+    /// This event with `trace`'s fields added to its `data` (nothing added for an empty
+    /// context, or when `data` is not an object).
+    #[must_use]
+    pub fn with_trace(mut self, trace: &TraceContext) -> Self {
+        if let serde_json::Value::Object(data) = &mut self.data {
+            for (key, value) in [
+                ("traceparent", &trace.traceparent),
+                ("tracestate", &trace.tracestate),
+            ] {
+                if let Some(value) = value {
+                    data.insert(key.into(), value.clone().into());
+                }
+            }
+        }
+        self
+    }
+
+    /// The trace context in this event's `data`, empty when it carries none.
+    pub fn trace(&self) -> TraceContext {
+        let field = |key: &str| {
+            self.data
+                .get(key)
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_string)
+        };
+        TraceContext {
+            traceparent: field("traceparent"),
+            tracestate: field("tracestate"),
+        }
+    }
+
     /// What this event says about an item, or why it says nothing Scaleboard knows.
     pub fn item_event(&self) -> Result<ItemEvent, UnknownEvent> {
         match self.event_type.as_str() {
@@ -266,6 +301,26 @@ mod tests {
                 item: 12,
                 result: None
             }
+        );
+    }
+
+    #[test]
+    fn events_carry_an_optional_trace_context() {
+        let event = parse_events(FROM_EVENT_GRID).unwrap().remove(0);
+        assert!(event.trace().is_empty());
+        let trace = TraceContext {
+            traceparent: Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into()),
+            tracestate: None,
+        };
+        let traced = event.clone().with_trace(&trace);
+        let text = serde_json::to_string(&traced).unwrap();
+        let read = parse_events(&text).unwrap().remove(0);
+        assert_eq!(read.trace(), trace);
+        assert_eq!(read.item_event().unwrap(), event.item_event().unwrap());
+        assert_eq!(
+            event.clone().with_trace(&TraceContext::default()),
+            event,
+            "an empty context adds nothing"
         );
     }
 

@@ -13,6 +13,7 @@
 //! - [`work`]: the work queue's message and the input and output blobs of an item.
 //! - [`events`]: completion and failure events, in the Event Grid schema, built and parsed.
 //! - [`timestamp`]: the one RFC 3339 form of an instant.
+//! - [`trace`]: the W3C trace context a work item and its event carry across the queues.
 
 pub mod cluster;
 pub mod durable;
@@ -21,4 +22,5 @@ pub mod live;
 pub mod routes;
 pub mod session;
 pub mod timestamp;
+pub mod trace;
 pub mod work;

@@ -7,6 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::trace::TraceContext;
+
 /// The message on queue `work-items` (JSON, base64-encoded in the queue as the Azure SDKs and
 /// KEDA expect).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -16,6 +18,19 @@ pub struct WorkItem {
     pub item: u32,
     /// Path of the input blob inside container `input`, e.g. `{runId}/000042.json`.
     pub input_blob: String,
+    /// The trace of the server's fan-out of this item, continued by the worker: `traceparent`
+    /// and `tracestate` fields, absent when the server exports no traces.
+    #[serde(flatten)]
+    pub trace: TraceContext,
+}
+
+impl WorkItem {
+    /// This message, carrying `trace`.
+    #[must_use]
+    pub fn traced(mut self, trace: TraceContext) -> Self {
+        self.trace = trace;
+        self
+    }
 }
 
 /// The content of an input blob, deterministic from the run id and the item number.
@@ -95,11 +110,34 @@ mod tests {
             run_id: "r".into(),
             item: 3,
             input_blob: "r/000003.json".into(),
+            trace: TraceContext::default(),
         })
         .unwrap();
         assert_eq!(
             json,
             serde_json::json!({"runId": "r", "item": 3, "inputBlob": "r/000003.json"})
         );
+    }
+
+    #[test]
+    fn work_items_carry_an_optional_trace_context() {
+        let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let traced = WorkItem {
+            run_id: "r".into(),
+            item: 3,
+            input_blob: "r/000003.json".into(),
+            trace: TraceContext {
+                traceparent: Some(traceparent.into()),
+                tracestate: Some("congo=t61rcWkgMzE".into()),
+            },
+        };
+        let json = serde_json::to_value(&traced).unwrap();
+        assert_eq!(json["traceparent"], traceparent);
+        assert_eq!(json["tracestate"], "congo=t61rcWkgMzE");
+        assert_eq!(serde_json::from_value::<WorkItem>(json).unwrap(), traced);
+        // A message from a sender that knows nothing of traces still parses.
+        let old: WorkItem =
+            serde_json::from_str(r#"{"runId":"r","item":3,"inputBlob":"r/000003.json"}"#).unwrap();
+        assert!(old.trace.is_empty());
     }
 }

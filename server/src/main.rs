@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use plumbing::{cancel_on_signal, init_logging};
+use plumbing::{cancel_on_signal, telemetry};
 use server::config::{Config, SimulateArgs, Subcommand};
 use server::startup::Settings;
 
@@ -14,15 +14,21 @@ async fn main() -> ExitCode {
     if let Some(Subcommand::Simulate(args)) = &config.command {
         return simulate(args);
     }
-    init_logging(config.log_format, "info,tower_http=warn,azure_core=warn");
-    match run(config).await {
+    let telemetry = telemetry::init(
+        config.log_format,
+        "info,tower_http=warn,azure_core=warn",
+        "scaleboard",
+    );
+    let code = match run(config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");
             eprintln!("scaleboard: {e:#}");
             ExitCode::FAILURE
         }
-    }
+    };
+    telemetry.shutdown();
+    code
 }
 
 async fn run(config: Config) -> anyhow::Result<()> {

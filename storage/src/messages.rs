@@ -22,6 +22,9 @@ pub struct Received {
     pub dequeue_count: u32,
     /// The decoded body, or the raw body when it was not base64 of UTF-8 text.
     pub text: String,
+    /// When the message was put on the queue (Unix milliseconds), as the service says: how long
+    /// it waited there is a step of its item's trace.
+    pub inserted_ms: Option<u64>,
 }
 
 /// Base64 of the text, as queue consumers expect.
@@ -90,6 +93,9 @@ impl Storage {
                     pop_receipt: m.pop_receipt?,
                     dequeue_count: u32::try_from(m.dequeue_count.unwrap_or(1)).unwrap_or(1),
                     text: decode(m.message_text.as_deref().unwrap_or_default()),
+                    inserted_ms: m
+                        .insertion_time
+                        .and_then(|t| u64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()),
                 })
             })
             .collect())

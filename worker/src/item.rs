@@ -14,7 +14,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use protocol::events::ResultExtension;
 use protocol::work::{item_blob, ItemInput, ItemOutput, WorkItem};
@@ -28,7 +28,8 @@ use crate::event::{self, OutputBlob};
 use crate::lease::Lease;
 use crate::poison;
 use crate::stats::Counter;
-use plumbing::clock;
+use plumbing::{clock, telemetry};
+use tracing::Instrument;
 
 /// How the handling of one message ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,36 +102,51 @@ impl Request {
 pub(crate) async fn process(ctx: &Context, message: Received) -> Outcome {
     let _busy = ctx.progress.working();
     ctx.progress.add(Counter::Received);
+    let received_at = SystemTime::now();
+    let inserted_ms = message.inserted_ms;
     let lease = Lease::new(message);
     let request = Request::read(lease.text());
     let label = request.label(lease.id());
+    let span = item_span(
+        &request,
+        &label,
+        lease.dequeue_count(),
+        inserted_ms,
+        received_at,
+    );
     tracing::debug!(
+        parent: &span,
         item = %label,
         dequeue_count = lease.dequeue_count(),
         "received"
     );
 
-    let finished = tokio::select! {
-        outcome = handle(ctx, &lease, request, &label) => Some(outcome),
-        never = lease.keep_alive(ctx, &label) => match never {},
-        () = ctx.stop.cancelled() => None,
-    };
-    let outcome = match finished {
-        Some(outcome) => outcome,
-        None => match lease.release(ctx, &label, Duration::ZERO).await {
-            Ok(()) => {
-                tracing::info!(item = %label, "shutting down: released the message for another worker");
-                Outcome::Released
-            }
-            Err(error) => {
-                tracing::warn!(
-                    item = %label,
-                    "shutting down: could not release the message, it reappears after its visibility timeout: {error}"
-                );
-                Outcome::Abandoned
-            }
-        },
-    };
+    let outcome = async {
+        let finished = tokio::select! {
+            outcome = handle(ctx, &lease, request, &label) => Some(outcome),
+            never = lease.keep_alive(ctx, &label) => match never {},
+            () = ctx.stop.cancelled() => None,
+        };
+        match finished {
+            Some(outcome) => outcome,
+            None => match lease.release(ctx, &label, Duration::ZERO).await {
+                Ok(()) => {
+                    tracing::info!(item = %label, "shutting down: released the message for another worker");
+                    Outcome::Released
+                }
+                Err(error) => {
+                    tracing::warn!(
+                        item = %label,
+                        "shutting down: could not release the message, it reappears after its visibility timeout: {error}"
+                    );
+                    Outcome::Abandoned
+                }
+            },
+        }
+    }
+    .instrument(span.clone())
+    .await;
+    span.record("outcome", tracing::field::debug(outcome));
     if outcome == Outcome::Recovered {
         ctx.progress.add(Counter::Recovered);
     }
@@ -142,6 +158,40 @@ pub(crate) async fn process(ctx: &Context, message: Received) -> Outcome {
         Outcome::Abandoned => Counter::Abandoned,
     });
     outcome
+}
+
+/// The span of one message's handling: a continuation of its item's trace when the message
+/// carries one, preceded there by the time the message waited in the queue. The queue service
+/// gives a message's insertion time to the second, so the wait may read up to a second long.
+fn item_span(
+    request: &Request,
+    label: &str,
+    dequeue_count: u32,
+    inserted_ms: Option<u64>,
+    received_at: SystemTime,
+) -> tracing::Span {
+    let span = tracing::info_span!(
+        "item.process",
+        item = %label,
+        dequeue_count,
+        outcome = tracing::field::Empty,
+    );
+    if let Request::Work(work) = request {
+        telemetry::continue_trace(&span, &work.trace);
+        if let Some(inserted_ms) = inserted_ms {
+            telemetry::record_past_span(
+                "item.queue_wait",
+                &work.trace,
+                SystemTime::UNIX_EPOCH + Duration::from_millis(inserted_ms),
+                received_at,
+                &[
+                    ("item", label.to_string()),
+                    ("dequeue_count", dequeue_count.to_string()),
+                ],
+            );
+        }
+    }
+    span
 }
 
 async fn handle(ctx: &Context, lease: &Lease, request: Request, label: &str) -> Outcome {
@@ -205,6 +255,7 @@ async fn attempt(
         .call("reading the input blob", label, || {
             ctx.storage.download_blob(INPUT_CONTAINER, input_path)
         })
+        .instrument(tracing::info_span!("item.read_input"))
         .await?
     else {
         if let Some(outcome) = recover(ctx, lease, work, label).await? {
@@ -228,6 +279,7 @@ async fn attempt(
 
     let started_ms = clock::now_ms();
     let (result, took) = compute_blocking(input.clone())
+        .instrument(tracing::info_span!("item.compute", cost = input.cost))
         .await
         .map_err(Failure::Item)?;
     let compute_ms = u32::try_from(took.as_millis()).unwrap_or(u32::MAX);
@@ -254,6 +306,7 @@ async fn attempt(
                 "application/json",
             )
         })
+        .instrument(tracing::info_span!("item.write_output"))
         .await?;
     let blob = OutputBlob {
         url: ctx.storage.blob_url(OUTPUT_CONTAINER, &output_path),
@@ -311,11 +364,16 @@ async fn finish(
             value: output.value,
             compute_ms: output.compute_ms,
         };
-        let text = serde_json::to_string(&event::completed(&work.run_id, work.item, blob, result))
-            .unwrap_or_default();
+        // The event continues the item's trace from its own span, so the server's fan-in
+        // appears after it.
+        let span = tracing::info_span!("item.event");
+        let completed = event::completed(&work.run_id, work.item, blob, result)
+            .with_trace(&telemetry::context_of(&span));
+        let text = serde_json::to_string(&completed).unwrap_or_default();
         ctx.call("posting the completion event", label, || {
             ctx.storage.send(EVENTS_QUEUE, &text)
         })
+        .instrument(span)
         .await?;
     }
     lease.delete(ctx, label).await?;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
-use plumbing::{cancel_on_signal, init_logging, LogFormat};
+use plumbing::{cancel_on_signal, telemetry, LogFormat};
 use storage::{names, Storage, StorageArgs};
 use tokio_util::sync::CancellationToken;
 use worker::{health, Progress, WorkerArgs};
@@ -39,15 +39,17 @@ struct Cli {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format, "info,azure_core=warn");
-    match run(cli).await {
+    let telemetry = telemetry::init(cli.log_format, "info,azure_core=warn", "scaleboard-worker");
+    let code = match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");
             eprintln!("scaleboard-worker: {e:#}");
             ExitCode::FAILURE
         }
-    }
+    };
+    telemetry.shutdown();
+    code
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {

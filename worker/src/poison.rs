@@ -11,6 +11,7 @@
 
 use serde::{Deserialize, Serialize};
 use storage::names::{EVENTS_QUEUE, POISON_QUEUE};
+use tracing::Instrument;
 
 use crate::check::check_run_id;
 use crate::consumer::Context;
@@ -89,11 +90,14 @@ pub(crate) async fn poison(
         .await?;
         match (&run_id, item) {
             (Some(run_id), Some(item)) => {
-                let failed = event::failed(run_id, item, reason, lease.dequeue_count());
+                let span = tracing::info_span!("item.event", failed = true);
+                let failed = event::failed(run_id, item, reason, lease.dequeue_count())
+                    .with_trace(&plumbing::telemetry::context_of(&span));
                 let text = serde_json::to_string(&failed).unwrap_or_default();
                 ctx.call("posting the failure event", label, || {
                     ctx.storage.send(EVENTS_QUEUE, &text)
                 })
+                .instrument(span)
                 .await?;
             }
             _ => tracing::error!(

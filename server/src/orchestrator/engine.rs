@@ -149,6 +149,7 @@ impl Engine {
 
     /// Starts a run under an id the caller chose (Durable Functions'
     /// `…/orchestrators/{name}/{instanceId}`); `AlreadyExists` when a run has that id.
+    #[tracing::instrument(name = "run.start", skip_all, fields(run = %id, items = input.input_count))]
     pub async fn start_run_as(
         &self,
         name: &str,
@@ -393,6 +394,9 @@ impl Engine {
                     for command in &batch.commands {
                         if let Command::Finish(status) = command {
                             let progress = doc.state.progress();
+                            let _finish =
+                                tracing::info_span!("run.finish", run = %id, status = ?status)
+                                    .entered();
                             tracing::info!(
                                 run = %id,
                                 completed = progress.completed,

@@ -15,6 +15,7 @@ use storage::messages::Received;
 use storage::names;
 
 use super::engine::{Engine, EngineError};
+use super::item_spans::ItemSpans;
 use super::triage::{Applied, Batch, Fate};
 
 /// The longest one receive from the events queue may take.
@@ -93,7 +94,9 @@ impl Engine {
     /// events for good). A message that cannot be understood is logged and returned too, so it
     /// cannot block the queue. The rule is [`Batch`]'s; this reads the outputs it asks for and
     /// applies the events it sorts.
+    #[tracing::instrument(name = "run.fan_in", skip_all, fields(messages = messages.len()))]
     async fn apply_events(&self, messages: Vec<Received>) -> Vec<Received> {
+        let mut spans = ItemSpans::open(messages.iter().map(|m| m.text.as_str()));
         let batch = Batch::read(messages.iter().map(|m| m.text.as_str()), now_ms());
         let mut results = HashMap::new();
         for output in batch.outputs() {
@@ -124,6 +127,7 @@ impl Engine {
                     Applied::Failed
                 }
             };
+            spans.close(run.as_str(), outcome);
             applied.insert(run, outcome);
         }
         batch

@@ -12,8 +12,9 @@ use futures_util::stream::{self, FuturesUnordered};
 use futures_util::StreamExt;
 use orchestration::{Event, RunId};
 use plumbing::clock::now_ms;
-use protocol::work::item_blob;
+use protocol::work::{item_blob, WorkItem};
 use storage::names;
+use tracing::Instrument;
 
 use super::engine::{Engine, EngineError};
 use super::input::{item_input, work_item};
@@ -30,7 +31,10 @@ impl Engine {
             .unwrap_or_else(|p| p.into_inner())
             .insert(id.clone());
         if fresh {
-            self.inner.tracker.spawn(self.clone().fan_out(id));
+            let span = tracing::info_span!("run.fan_out", run = %id);
+            self.inner
+                .tracker
+                .spawn(self.clone().fan_out(id).instrument(span));
         }
     }
 
@@ -138,11 +142,30 @@ impl Engine {
     }
 
     /// The input blob first, then the message: a worker never finds a message without input.
+    ///
+    /// Each item starts a trace of its own, which its message carries to the worker and the
+    /// worker's event back to the fan-in; it links to the run's fan-out, so a run of thousands
+    /// of items is thousands of small traces rather than one huge one.
     async fn schedule_item(
         &self,
         id: &RunId,
         item: u32,
         input: &RunInput,
+    ) -> Result<(), EngineError> {
+        let span = tracing::info_span!(parent: None, "item.fan_out", run = %id, item);
+        span.follows_from(tracing::Span::current());
+        let message = work_item(id.as_str(), item).traced(plumbing::telemetry::context_of(&span));
+        self.write_item(id, item, input, message)
+            .instrument(span)
+            .await
+    }
+
+    async fn write_item(
+        &self,
+        id: &RunId,
+        item: u32,
+        input: &RunInput,
+        message: WorkItem,
     ) -> Result<(), EngineError> {
         let blob = item_blob(id.as_str(), item);
         let body = serde_json::to_vec(&item_input(id.as_str(), item, input))
@@ -151,8 +174,7 @@ impl Engine {
             .storage
             .upload_blob(names::INPUT_CONTAINER, &blob, body, "application/json")
             .await?;
-        let message = serde_json::to_string(&work_item(id.as_str(), item))
-            .expect("a work item always serializes");
+        let message = serde_json::to_string(&message).expect("a work item always serializes");
         Ok(self.inner.storage.send(names::WORK_QUEUE, &message).await?)
     }
 }

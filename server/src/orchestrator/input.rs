@@ -28,6 +28,7 @@ pub fn work_item(run_id: &str, item: u32) -> WorkItem {
         run_id: run_id.to_string(),
         item,
         input_blob: item_blob(run_id, item),
+        trace: Default::default(),
     }
 }
 

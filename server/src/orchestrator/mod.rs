@@ -11,6 +11,7 @@
 //!   persistence).
 //! - `fan_in`: completion and failure events from the queue (apply a batch, persist once per
 //!   run, then delete the messages).
+//! - `item_spans`: the fan-in's span of each traced item event.
 //! - `triage`: which event messages are applied, kept for a retry or dropped (pure).
 //! - `recovery`: resuming every unfinished run at start-up.
 
@@ -18,6 +19,7 @@ pub mod engine;
 mod fan_in;
 mod fan_out;
 pub mod input;
+mod item_spans;
 mod recovery;
 pub mod store;
 mod triage;
