@@ -12,12 +12,14 @@
 //! - [`live`]: the WebSocket feed of samples that drives the dashboard's charts.
 //! - [`work`]: the work queue's message and the input and output blobs of an item.
 //! - [`events`]: completion and failure events, in the Event Grid schema, built and parsed.
+//! - [`recording`]: one finished run in a versioned file, for replaying it anywhere.
 //! - [`timestamp`]: the one RFC 3339 form of an instant.
 
 pub mod cluster;
 pub mod durable;
 pub mod events;
 pub mod live;
+pub mod recording;
 pub mod routes;
 pub mod session;
 pub mod timestamp;
