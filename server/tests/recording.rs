@@ -493,3 +493,42 @@ fn scaleboard_replay_refuses_a_damaged_file_or_another_version() {
     // the damaged ones are run to completion here).
     assert!(Recording::from_gzip(&synthetic(3).to_gzip()).is_ok());
 }
+
+/// `docs/recordings/seed-demo-500.json.gz`, the recording shipped for presenters: a complete
+/// 500-item run on the local model with the seed-demo profile.
+#[test]
+fn the_shipped_recording_is_a_complete_seed_demo_run() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/recordings/seed-demo-500.json.gz"
+    );
+    let recording = server::playback::load(std::path::Path::new(path)).unwrap();
+    let run = &recording.run;
+    assert_eq!(run.runtime_status, RuntimeStatus::Completed);
+    assert_eq!(run.input.input_count, 500);
+    assert_eq!(run.output.unwrap().completed, 500);
+    assert_eq!(run.custom_status.completed, 500);
+    assert_eq!(recording.policy.as_ref().unwrap().name, "seed-demo");
+    assert_eq!(recording.place.profile.as_deref(), Some("seed-demo"));
+
+    // The queue rises from where it started to its peak, then drains back to 0.
+    let queue: Vec<u64> = recording
+        .samples
+        .iter()
+        .filter_map(|s| s.sample.queue_length)
+        .collect();
+    let peak = queue.iter().copied().max().unwrap();
+    let at_peak = queue.iter().position(|q| *q == peak).unwrap();
+    assert!(peak >= 100, "peak {peak}");
+    assert!(queue[0] < peak && at_peak > 0, "{queue:?}");
+    assert_eq!(queue.last(), Some(&0), "{queue:?}");
+    assert!(at_peak < queue.len() - 1);
+    // Pods came to work it, and the autoscalers said why.
+    assert!(recording
+        .samples
+        .iter()
+        .any(|s| s.sample.cluster.pods_running > 0));
+    assert!(recording.decisions().count() > 0);
+    let last = recording.samples.last().unwrap().progress.as_ref().unwrap();
+    assert_eq!(last.completed, 500);
+}
