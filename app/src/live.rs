@@ -6,6 +6,7 @@
 
 use leptos::prelude::*;
 use protocol::live::{Frame, RunProgress, Sample};
+use protocol::recording::ReplayStatus;
 
 /// Samples kept in the page: one hour at one sample a second.
 pub const MAX_SAMPLES: usize = 3600;
@@ -45,6 +46,9 @@ pub struct LiveState {
     /// Runs started from this page, shown from the moment the server accepted them until the
     /// feed lists them.
     pub started: RwSignal<Vec<RunProgress>>,
+    /// What the server's replay is doing, when it replays a recording instead of watching a
+    /// live system.
+    pub replay: RwSignal<Option<ReplayStatus>>,
 }
 
 impl LiveState {
@@ -57,6 +61,7 @@ impl LiveState {
             interval_ms: RwSignal::new(1000),
             runs: RwSignal::new(Vec::new()),
             started: RwSignal::new(Vec::new()),
+            replay: RwSignal::new(None),
         }
     }
 
@@ -67,10 +72,12 @@ impl LiveState {
                 interval_ms,
                 samples,
                 runs,
+                replay,
             } => {
                 self.interval_ms.set(interval_ms);
                 self.samples.set(samples);
                 self.runs.set(runs);
+                self.replay.set(replay);
             }
             Frame::Sample { sample } => self.samples.update(|samples| push(samples, sample)),
             Frame::Runs { runs } => self.runs.update(|known| merge_runs(known, runs)),

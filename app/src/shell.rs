@@ -6,6 +6,7 @@ use leptos_router::path;
 
 use crate::cluster::ClusterInfo;
 use crate::components::header::TopBar;
+use crate::components::replay::ReplayBar;
 use crate::live::LiveState;
 use crate::operator::Operator;
 use crate::pages::dashboard::Dashboard;
@@ -86,6 +87,7 @@ pub fn App() -> impl IntoView {
         <Title text="Scaleboard" />
         <Router>
             <TopBar />
+            <ReplayBar />
             <main>
                 <Routes fallback=|| view! { <p class="not-found">"Page not found."</p> }>
                     <Route path=path!("/") view=Dashboard />

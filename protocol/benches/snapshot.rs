@@ -71,6 +71,7 @@ fn main() {
             interval_ms: 1000,
             samples: samples.clone(),
             runs: runs.clone(),
+            replay: None,
         };
         let text = frame.to_json();
         let parsed = Frame::from_json(&text).unwrap();

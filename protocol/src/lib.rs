@@ -12,6 +12,7 @@
 //! - [`live`]: the WebSocket feed of samples that drives the dashboard's charts.
 //! - [`work`]: the work queue's message and the input and output blobs of an item.
 //! - [`events`]: completion and failure events, in the Event Grid schema, built and parsed.
+//! - [`recording`]: one finished run in a versioned file, for replaying it anywhere.
 //! - [`timestamp`]: the one RFC 3339 form of an instant.
 //! - [`trace`]: the W3C trace context a work item and its event carry across the queues.
 
@@ -19,6 +20,7 @@ pub mod cluster;
 pub mod durable;
 pub mod events;
 pub mod live;
+pub mod recording;
 pub mod routes;
 pub mod session;
 pub mod timestamp;

@@ -145,6 +145,10 @@ pub enum Frame {
         samples: Vec<Sample>,
         #[serde(default)]
         runs: Vec<RunProgress>,
+        /// Present when the server replays a recording (`scaleboard replay`) rather than
+        /// watching a live system: the page shows the banner and the replay's controls.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        replay: Option<crate::recording::ReplayStatus>,
     },
     /// The next sample.
     Sample { sample: Sample },
@@ -199,6 +203,7 @@ mod tests {
                     created_ms: 1,
                     updated_ms: 2,
                 }],
+                replay: None,
             },
             Frame::Runs { runs: Vec::new() },
             Frame::History {
@@ -235,5 +240,38 @@ mod tests {
         assert_eq!(json["type"], "sample");
         assert_eq!(json["sample"]["queue_length"], 21);
         assert_eq!(json["sample"]["storage"]["state"], "ok");
+    }
+
+    #[test]
+    fn a_snapshot_carries_the_replay_state_only_during_a_replay() {
+        let replay = crate::recording::ReplayStatus {
+            run_id: "run1".into(),
+            recorded_ms: 9_000,
+            place: "the local model".into(),
+            start_ms: 1_000,
+            end_ms: 4_000,
+            speed: 5,
+            paused: true,
+        };
+        let frame = Frame::Snapshot {
+            interval_ms: 1000,
+            samples: Vec::new(),
+            runs: Vec::new(),
+            replay: Some(replay),
+        };
+        let json: serde_json::Value = serde_json::from_str(&frame.to_json()).unwrap();
+        assert_eq!(json["replay"]["runId"], "run1");
+        assert_eq!(json["replay"]["speed"], 5);
+        assert_eq!(Frame::from_json(&frame.to_json()).unwrap(), frame);
+        // A live server's snapshot has no replay field at all, and an older one parses.
+        let live = Frame::Snapshot {
+            interval_ms: 1000,
+            samples: Vec::new(),
+            runs: Vec::new(),
+            replay: None,
+        };
+        assert!(!live.to_json().contains("replay"));
+        let older = r#"{"type":"snapshot","interval_ms":1000,"samples":[]}"#;
+        assert_eq!(Frame::from_json(older).unwrap(), live);
     }
 }

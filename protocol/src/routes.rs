@@ -21,6 +21,8 @@ pub const CLUSTER_PROFILE: &str = "/api/cluster/profile";
 pub const EXPORT: &str = "/api/export";
 /// Whether this request may change things (the operator role).
 pub const SESSION: &str = "/api/session";
+/// A replay's controls (`scaleboard replay`): speed, pause, seek.
+pub const REPLAY_CONTROL: &str = "/api/replay/control";
 /// Liveness.
 pub const HEALTHZ: &str = "/healthz";
 /// Readiness.
@@ -54,6 +56,11 @@ pub fn replay(id: &str) -> String {
     format!("/api/runs/{id}/replay")
 }
 
+/// A finished run's recording, for `scaleboard replay`.
+pub fn recording(id: &str) -> String {
+    format!("/api/runs/{id}/recording")
+}
+
 /// Router patterns, in axum's `{param}` syntax.
 pub mod patterns {
     pub const ORCHESTRATOR_START: &str = "/api/orchestrators/{name}";
@@ -68,6 +75,7 @@ pub mod patterns {
     pub const RESTART: &str = "/runtime/webhooks/durabletask/instances/{id}/restart";
     pub const RAISE_EVENT: &str = "/runtime/webhooks/durabletask/instances/{id}/raiseEvent/{event}";
     pub const REPLAY: &str = "/api/runs/{id}/replay";
+    pub const RECORDING: &str = "/api/runs/{id}/recording";
     pub const EXPORT_FILE: &str = "/api/export/{file}";
 }
 
@@ -89,6 +97,7 @@ mod tests {
         );
         assert_eq!(instance_action("abc", "restart"), fill(patterns::RESTART));
         assert_eq!(replay("abc"), fill(patterns::REPLAY));
+        assert_eq!(recording("abc"), fill(patterns::RECORDING));
         assert!(fill(patterns::INSTANCE).starts_with(INSTANCES));
         assert!(fill(patterns::RUNTIME_START).starts_with(RUNTIME_ORCHESTRATORS));
         assert_eq!(

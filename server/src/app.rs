@@ -43,6 +43,13 @@ pub struct AppState {
     pub shutdown: CancellationToken,
 }
 
+/// The roles' keys, for the layers and `/api/session` (which need nothing else).
+impl FromRef<AppState> for ApiSettings {
+    fn from_ref(state: &AppState) -> Self {
+        state.api.clone()
+    }
+}
+
 impl FromRef<AppState> for LeptosOptions {
     fn from_ref(state: &AppState) -> Self {
         state.leptos.clone()
@@ -83,6 +90,10 @@ pub fn router(state: AppState) -> Router {
         .route(routes::CLUSTER, get(cluster_api::cluster))
         .route(routes::CLUSTER_PROFILE, put(cluster_api::set_profile))
         .route(routes::patterns::REPLAY, get(crate::replay::replay))
+        .route(
+            routes::patterns::RECORDING,
+            get(crate::recording::recording),
+        )
         .merge(durable::routes())
         .merge(export::routes())
         .route("/api/{*rest}", any(error::no_such_route))
@@ -91,11 +102,11 @@ pub fn router(state: AppState) -> Router {
         .leptos_routes(&state, routes, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn_with_state(
-            state.clone(),
+            state.api.clone(),
             auth::require_operator,
         ))
         .layer(middleware::from_fn_with_state(
-            state.clone(),
+            state.api.clone(),
             auth::require_viewer,
         ))
         .layer(middleware::from_fn_with_state(

@@ -26,7 +26,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
-use crate::app::AppState;
+use crate::durable::ApiSettings;
 use crate::error::ApiError;
 
 /// A secret that never shows in logs or `Debug` output.
@@ -94,11 +94,11 @@ pub fn presented_key<'a>(headers: &'a HeaderMap, query: Option<&'a str>) -> Opti
 /// `GET /api/session`: whether changing things needs the key, and whether this request
 /// presented it, so the page can show its controls or explain why they are off.
 pub async fn session(
-    State(state): State<AppState>,
+    State(api): State<ApiSettings>,
     request: Request,
 ) -> axum::Json<protocol::session::Session> {
-    let required = state.api.operator_key.is_some();
-    let operator = match &state.api.operator_key {
+    let required = api.operator_key.is_some();
+    let operator = match &api.operator_key {
         None => true,
         Some(key) => presented_key(request.headers(), request.uri().query())
             .is_some_and(|given| key.matches(&given)),
@@ -130,11 +130,11 @@ fn presented_viewer_key(headers: &HeaderMap, query: Option<&str>) -> Option<(Str
 /// The layer for a private dashboard: without the viewer or the operator key, nothing but the
 /// probes answers. A key given in the link is kept in a cookie for the page's further requests.
 pub async fn require_viewer(
-    State(state): State<AppState>,
+    State(api): State<ApiSettings>,
     request: Request,
     next: Next,
 ) -> Response {
-    let Some(viewer) = &state.api.viewer_key else {
+    let Some(viewer) = &api.viewer_key else {
         return next.run(request).await;
     };
     let path = request.uri().path();
@@ -144,8 +144,7 @@ pub async fn require_viewer(
     let presented = presented_viewer_key(request.headers(), request.uri().query());
     let admitted = presented.as_ref().is_some_and(|(given, _)| {
         viewer.matches(given)
-            || state
-                .api
+            || api
                 .operator_key
                 .as_ref()
                 .is_some_and(|operator| operator.matches(given))
@@ -173,11 +172,11 @@ pub async fn require_viewer(
 /// The layer: a mutating request without the operator key (when one is configured) is answered
 /// 401 with a JSON body, before any handler runs.
 pub async fn require_operator(
-    State(state): State<AppState>,
+    State(api): State<ApiSettings>,
     request: Request,
     next: Next,
 ) -> Response {
-    if let Some(key) = &state.api.operator_key {
+    if let Some(key) = &api.operator_key {
         if is_mutating(request.method()) {
             let presented = presented_key(request.headers(), request.uri().query());
             if !presented.is_some_and(|given| key.matches(&given)) {

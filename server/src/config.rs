@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::builder::TypedValueParser as _;
 use clap::Parser;
 use storage::StorageArgs;
 
@@ -15,12 +16,22 @@ use storage::StorageArgs;
 #[command(name = "scaleboard", version)]
 pub struct Config {
     /// Address to listen on.
-    #[arg(long, env = "SCALEBOARD_ADDR", default_value = "127.0.0.1:3000")]
+    #[arg(
+        long,
+        env = "SCALEBOARD_ADDR",
+        default_value = "127.0.0.1:3000",
+        global = true
+    )]
     pub addr: SocketAddr,
 
     /// Folder with the built site (`pkg/` with the wasm, JavaScript and CSS), as
     /// `cargo xtask build` writes it.
-    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    #[arg(
+        long,
+        env = "LEPTOS_SITE_ROOT",
+        default_value = "target/site",
+        global = true
+    )]
     pub site_root: PathBuf,
 
     /// Milliseconds between two samples of the live feed.
@@ -42,19 +53,29 @@ pub struct Config {
     /// `Authorization: Bearer <key>` header or `code=<key>` in the query (as Azure Functions).
     /// Reading needs none. Required when listening on an address other than loopback, unless
     /// --allow-anonymous-operators says otherwise.
-    #[arg(long, env = "SCALEBOARD_API_KEY", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "SCALEBOARD_API_KEY",
+        hide_env_values = true,
+        global = true
+    )]
     pub api_key: Option<crate::auth::Secret>,
 
     /// The viewer key. When set, the dashboard is private: the page, the live feed and every
     /// read need it (or the operator key), as `?code=<key>` in the link (kept in a cookie from
     /// then on) or an `Authorization: Bearer <key>` header. The probes need none.
-    #[arg(long, env = "SCALEBOARD_VIEWER_KEY", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "SCALEBOARD_VIEWER_KEY",
+        hide_env_values = true,
+        global = true
+    )]
     pub viewer_key: Option<crate::auth::Secret>,
 
     /// Let anyone who reaches the server change things when it listens on an address other
     /// than loopback and has no --api-key. Off by default: a public dashboard without an
     /// operator key lets any visitor start, stop and purge runs.
-    #[arg(long, env = "SCALEBOARD_ALLOW_ANONYMOUS_OPERATORS")]
+    #[arg(long, env = "SCALEBOARD_ALLOW_ANONYMOUS_OPERATORS", global = true)]
     pub allow_anonymous_operators: bool,
 
     /// Host names the dashboard is reached by (comma-separated, or the flag repeated); requests
@@ -63,7 +84,8 @@ pub struct Config {
     #[arg(
         long = "allowed-host",
         env = "SCALEBOARD_ALLOWED_HOSTS",
-        value_delimiter = ','
+        value_delimiter = ',',
+        global = true
     )]
     pub allowed_hosts: Vec<String>,
 
@@ -118,6 +140,23 @@ pub enum Subcommand {
     /// one CSV row per second (node-hours go to stderr). The trace is CSV `seconds,queue_length`;
     /// each value holds until the next row.
     Simulate(SimulateArgs),
+    /// Serve the dashboard from a recording (`GET /api/runs/{id}/recording`) alone: no storage,
+    /// no cluster. The charts, tiles, runs table and timeline replay the run at the chosen
+    /// speed, with a banner saying so and controls to pause, seek and change speed. Takes the
+    /// serving flags (--addr, --api-key, --viewer-key, --allowed-host, --site-root).
+    Replay(ReplayArgs),
+}
+
+#[derive(Clone, Debug, clap::Args)]
+pub struct ReplayArgs {
+    /// The recording: `scaleboard-<id>.json.gz` as the server gives it.
+    pub file: PathBuf,
+
+    /// Times the recorded pace: 1, 2, 5 or 10 (changeable from the page).
+    #[arg(long, default_value_t = 1,
+          value_parser = clap::builder::PossibleValuesParser::new(["1", "2", "5", "10"])
+              .map(|s| s.parse::<u32>().expect("a listed speed is a number")))]
+    pub speed: u32,
 }
 
 #[derive(Clone, Debug, clap::Args)]
@@ -166,6 +205,28 @@ mod tests {
         assert!(err.to_string().contains("--addr"), "{err}");
         let err = Config::try_parse_from(["scaleboard", "--sample-interval-ms", "5"]).unwrap_err();
         assert!(err.to_string().contains("--sample-interval-ms"), "{err}");
+    }
+
+    #[test]
+    fn replay_takes_a_file_a_speed_and_the_serving_flags_after_it() {
+        let config = Config::try_parse_from([
+            "scaleboard",
+            "replay",
+            "run.json.gz",
+            "--addr",
+            "127.0.0.1:4000",
+            "--speed",
+            "5",
+        ])
+        .unwrap();
+        assert_eq!(config.addr, "127.0.0.1:4000".parse().unwrap());
+        let Some(Subcommand::Replay(args)) = config.command else {
+            panic!("not the replay command");
+        };
+        assert_eq!((args.file, args.speed), (PathBuf::from("run.json.gz"), 5));
+        let err =
+            Config::try_parse_from(["scaleboard", "replay", "f", "--speed", "3"]).unwrap_err();
+        assert!(err.to_string().contains("--speed"), "{err}");
     }
 
     #[test]

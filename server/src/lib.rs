@@ -17,6 +17,9 @@
 //! - [`auth`]: the operator key, checked by one layer on every mutating request.
 //! - [`guard`]: the allowed hosts and origins, and the security headers of every answer.
 //! - [`replay`]: what-if replay of a finished run under another scaling policy.
+//! - [`recording`]: a finished run as a recording file (`GET /api/runs/{id}/recording`).
+//! - [`playback`]: `scaleboard replay`: a recording served as a dashboard, with no storage and
+//!   no cluster, at a chosen speed, with pause and seek.
 //! - [`heavy`]: CPU-bound answers (replays, chart rendering) on the blocking pool, a few at a time.
 //! - [`app`]: assembles the router (API + Leptos pages + static files) and serves it.
 //! - [`serve`]: the HTTP server loop: connection timeouts and a cap on open connections.
@@ -34,7 +37,9 @@ pub mod heavy;
 pub mod live;
 pub mod live_socket;
 pub mod orchestrator;
+pub mod playback;
 pub mod probes;
+pub mod recording;
 pub mod replay;
 pub mod sampler;
 pub mod serve;

@@ -18,6 +18,11 @@
 //!
 //! The hub also remembers, per sample, the runs as they were then (shared between samples while
 //! unchanged): exports of a run's progress read them. That stays on the server.
+//!
+//! When the server replays a recording (`crate::playback`), the player feeds the hub instead of
+//! the sampler: recorded samples as they were ([`Hub::publish_recorded`]), and after a seek or a
+//! change of speed a whole new history ([`Hub::reset`]), which every client receives as a fresh
+//! snapshot carrying the replay's state.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -26,6 +31,7 @@ use std::time::Duration;
 use axum::extract::ws::Utf8Bytes;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use protocol::live::{Frame, RunProgress, Sample};
+use protocol::recording::ReplayStatus;
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
@@ -72,6 +78,8 @@ struct State {
     completed_total: u64,
     /// The snapshot as of the last change, built when the first client after it subscribes.
     snapshot: Option<SnapshotFrames>,
+    /// What the replay is doing, when the hub is fed from a recording.
+    replay: Option<ReplayStatus>,
 }
 
 impl Hub {
@@ -142,6 +150,64 @@ impl Hub {
         (frames, rx)
     }
 
+    /// Milliseconds between two samples.
+    pub fn interval_ms(&self) -> u64 {
+        self.inner.interval_ms
+    }
+
+    /// Publishes a recorded sample with the runs as they were then, keeping its
+    /// `completed_total` (a replay shows the recorded throughput, not this hub's count).
+    pub fn publish_recorded(&self, sample: Sample, runs: Vec<RunProgress>) {
+        let mut state = self.lock();
+        let changes = changed_runs(&state.runs, &runs);
+        if !changes.is_empty() || state.runs.len() != runs.len() {
+            state.runs = Arc::new(runs);
+        }
+        if !changes.is_empty() {
+            let _ = self.inner.tx.send(encode(&Frame::Runs { runs: changes }));
+        }
+        state.completed_total = sample.completed_total;
+        if state.history.len() == self.inner.capacity {
+            state.history.pop_front();
+        }
+        let frame = encode(&Frame::Sample {
+            sample: sample.clone(),
+        });
+        let runs = state.runs.clone();
+        state.history.push_back(Recorded { sample, runs });
+        state.snapshot = None;
+        let _ = self.inner.tx.send(frame);
+    }
+
+    /// Replaces the whole history (oldest first, each sample with its runs), the current runs
+    /// (the last sample's) and the replay's state, and sends every client the new snapshot: a
+    /// seek backwards or forwards, or a change of speed or pause.
+    pub fn reset(&self, history: Vec<(Sample, Vec<RunProgress>)>, replay: Option<ReplayStatus>) {
+        let mut state = self.lock();
+        let skip = history.len().saturating_sub(self.inner.capacity);
+        state.history.clear();
+        let mut runs: Arc<Vec<RunProgress>> = Arc::new(Vec::new());
+        for (sample, these) in history.into_iter().skip(skip) {
+            if *runs != these {
+                runs = Arc::new(these);
+            }
+            state.history.push_back(Recorded {
+                sample,
+                runs: runs.clone(),
+            });
+        }
+        state.completed_total = state.history.back().map_or(0, |r| r.sample.completed_total);
+        state.runs = runs;
+        state.replay = replay;
+        let frames = snapshot_frames(self.inner.interval_ms, &state);
+        state.snapshot = Some(frames.clone());
+        // A client that cannot take them all at once lags, and is resynchronised with the same
+        // snapshot.
+        for frame in frames.iter() {
+            let _ = self.inner.tx.send(frame.clone());
+        }
+    }
+
     /// Every sample kept, oldest first, with its runs (for exports and replays).
     pub fn history(&self) -> Vec<Recorded> {
         self.lock().history.iter().cloned().collect()
@@ -206,6 +272,7 @@ fn snapshot_frames(interval_ms: u64, state: &State) -> SnapshotFrames {
         interval_ms,
         samples: newest.iter().map(|s| (*s).clone()).collect(),
         runs: state.runs.as_ref().clone(),
+        replay: state.replay.clone(),
     })];
     frames.extend(parts.map(|older| {
         encode(&Frame::History {
@@ -456,6 +523,60 @@ mod tests {
         let (third, _c) = hub.subscribe();
         assert!(!Arc::ptr_eq(&first, &third));
         assert_eq!(seqs(&decode(&third)[0]).last(), Some(&3601));
+    }
+
+    #[test]
+    fn a_reset_replaces_the_history_and_reaches_clients_as_a_snapshot() {
+        let hub = Hub::new(3, Duration::from_secs(1));
+        for seq in 1..=3 {
+            hub.publish(sample(seq));
+        }
+        let (_, mut rx) = hub.subscribe();
+        let replay = ReplayStatus {
+            run_id: "a".into(),
+            recorded_ms: 1,
+            place: "the local model".into(),
+            start_ms: 1000,
+            end_ms: 9000,
+            speed: 2,
+            paused: false,
+        };
+        let running = vec![run("a", 10, RuntimeStatus::Running)];
+        // Four samples into a hub of three: the newest three stay.
+        hub.reset(
+            (5..=8).map(|seq| (sample(seq), running.clone())).collect(),
+            Some(replay.clone()),
+        );
+        let Frame::Snapshot {
+            samples,
+            runs,
+            replay: sent,
+            ..
+        } = Frame::from_json(&rx.try_recv().unwrap()).unwrap()
+        else {
+            panic!("a reset sends a snapshot");
+        };
+        assert_eq!(samples.iter().map(|s| s.seq).collect::<Vec<_>>(), [6, 7, 8]);
+        assert_eq!(runs, running);
+        assert_eq!(sent, Some(replay.clone()));
+        // A recorded sample keeps its own total; a changed run goes out before it.
+        hub.publish_recorded(
+            Sample {
+                completed_total: 77,
+                ..sample(9)
+            },
+            vec![run("a", 20, RuntimeStatus::Running)],
+        );
+        assert!(matches!(
+            Frame::from_json(&rx.try_recv().unwrap()).unwrap(),
+            Frame::Runs { .. }
+        ));
+        assert_eq!(hub.latest().unwrap().completed_total, 77);
+        let (snapshot, _) = hub.subscribe();
+        assert_eq!(snapshot_seqs(&snapshot), [7, 8, 9]);
+        assert!(
+            matches!(&decode(&snapshot)[0], Frame::Snapshot { replay: Some(r), .. } if *r == replay)
+        );
     }
 
     #[test]

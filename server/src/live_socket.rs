@@ -9,10 +9,11 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
+use tokio_util::sync::CancellationToken;
 
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::live::{serve_client, Ended};
+use crate::live::{serve_client, Ended, Hub};
 
 /// How long a client may leave a frame unread before it is disconnected.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
@@ -36,7 +37,17 @@ pub async fn live_socket(
     State(state): State<AppState>,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    if state.hub.clients() >= MAX_LIVE_CLIENTS {
+    serve_hub(state.hub.clone(), state.shutdown.clone(), upgrade)
+}
+
+/// Upgrades to a WebSocket fed by `hub`, within the viewer limit and the buffer bounds above:
+/// the live server's route and the replay server's share it.
+pub fn serve_hub(
+    hub: Hub,
+    shutdown: CancellationToken,
+    upgrade: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    if hub.clients() >= MAX_LIVE_CLIENTS {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             format!("{MAX_LIVE_CLIENTS} viewers are connected already; try again shortly"),
@@ -48,10 +59,10 @@ pub async fn live_socket(
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)
         .max_write_buffer_size(MAX_WRITE_BUFFER)
-        .on_upgrade(move |socket| client_session(state, socket)))
+        .on_upgrade(move |socket| client_session(hub, shutdown, socket)))
 }
 
-async fn client_session(state: AppState, socket: WebSocket) {
+async fn client_session(hub: Hub, shutdown: CancellationToken, socket: WebSocket) {
     let (sink, stream) = socket.split();
     let outgoing =
         sink.with(|frame: Utf8Bytes| async move { Ok::<_, axum::Error>(Message::Text(frame)) });
@@ -62,11 +73,11 @@ async fn client_session(state: AppState, socket: WebSocket) {
         })
         .map(|_| ());
     let ended = serve_client(
-        state.hub.clone(),
+        hub,
         Box::pin(outgoing),
         Box::pin(incoming),
         SEND_TIMEOUT,
-        state.shutdown.clone(),
+        shutdown,
     )
     .await;
     if ended == Ended::TooSlow {

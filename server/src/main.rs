@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 use plumbing::{cancel_on_signal, telemetry};
-use server::config::{Config, SimulateArgs, Subcommand};
+use server::config::{Config, ReplayArgs, SimulateArgs, Subcommand};
 use server::startup::Settings;
 
 #[tokio::main]
@@ -19,12 +19,24 @@ async fn main() -> ExitCode {
         "info,tower_http=warn,azure_core=warn",
         "scaleboard",
     );
-    let code = match run(config).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!("{e:#}");
-            eprintln!("scaleboard: {e:#}");
-            ExitCode::FAILURE
+    let code = if let Some(Subcommand::Replay(args)) = &config.command {
+        let args = args.clone();
+        match replay(&config, &args).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::error!("{e:#}");
+                eprintln!("scaleboard replay: {e:#}");
+                ExitCode::FAILURE
+            }
+        }
+    } else {
+        match run(config).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::error!("{e:#}");
+                eprintln!("scaleboard: {e:#}");
+                ExitCode::FAILURE
+            }
         }
     };
     telemetry.shutdown();
@@ -34,15 +46,7 @@ async fn main() -> ExitCode {
 async fn run(config: Config) -> anyhow::Result<()> {
     let settings = Settings::from_config(&config)?;
     let storage_endpoint = settings.storage.queue_endpoint().to_string();
-    let listener = tokio::net::TcpListener::bind(config.addr)
-        .await
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::AddrInUse => anyhow::anyhow!(
-                "address {} is already in use (is another Scaleboard running?); choose another with --addr or SCALEBOARD_ADDR",
-                config.addr
-            ),
-            _ => anyhow::Error::new(e).context(format!("cannot listen on {}", config.addr)),
-        })?;
+    let listener = listen(&config).await?;
     let running = server::start(settings, listener).await?;
     tokio::spawn(cancel_on_signal(running.shutdown_token(), "shutting down"));
     tracing::info!(
@@ -51,6 +55,44 @@ async fn run(config: Config) -> anyhow::Result<()> {
         running.addr()
     );
     running.stopped().await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn listen(config: &Config) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(config.addr)
+        .await
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AddrInUse => anyhow::anyhow!(
+                "address {} is already in use (is another Scaleboard running?); choose another with --addr or SCALEBOARD_ADDR",
+                config.addr
+            ),
+            _ => anyhow::Error::new(e).context(format!("cannot listen on {}", config.addr)),
+        })
+}
+
+/// `scaleboard replay FILE`: the recording served as the dashboard until Ctrl-C or SIGTERM.
+async fn replay(config: &Config, args: &ReplayArgs) -> anyhow::Result<()> {
+    let recording = server::playback::load(&args.file)?;
+    let settings = server::playback::ReplaySettings::from_config(config, recording, args.speed)?;
+    let (run, samples) = (
+        settings.recording.run_id().to_string(),
+        settings.recording.samples.len(),
+    );
+    let listener = listen(config).await?;
+    let replaying = server::playback::serve(settings, listener).await?;
+    tokio::spawn(cancel_on_signal(
+        replaying.shutdown_token(),
+        "shutting down",
+    ));
+    tracing::info!(
+        run,
+        samples,
+        speed = args.speed,
+        "Scaleboard replaying on http://{}",
+        replaying.addr()
+    );
+    replaying.stopped().await?;
     tracing::info!("stopped");
     Ok(())
 }

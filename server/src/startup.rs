@@ -203,28 +203,35 @@ async fn kube_view(
     }
 }
 
+/// The hosts to answer to, once the address, the keys and the host names are safe to serve
+/// with: a server reachable from other machines needs an operator key (unless anonymous
+/// operators are asked for) and host names. The live server and a replay both check this.
+pub fn exposure(config: &Config) -> anyhow::Result<HostPolicy> {
+    if !config.addr.ip().is_loopback()
+        && config.api_key.is_none()
+        && !config.allow_anonymous_operators
+    {
+        anyhow::bail!(
+            "refusing to listen on {} without an operator key: anyone who reaches it could start, stop and purge runs. \
+             Set one with --api-key or SCALEBOARD_API_KEY (e.g. SCALEBOARD_API_KEY=$(openssl rand -hex 32)), \
+             or pass --allow-anonymous-operators if that is really wanted",
+            config.addr
+        );
+    }
+    HostPolicy::for_bind(
+        config.addr,
+        &config.allowed_hosts,
+        config.trust_forwarded_headers,
+    )
+    .map_err(anyhow::Error::msg)
+}
+
 impl Settings {
     /// The settings `scaleboard` serves with, from its flags and environment. Refuses what
     /// would be unsafe to expose: a server reachable from other machines with no operator key
     /// (unless anonymous operators are asked for) or with no host names to answer to.
     pub fn from_config(config: &Config) -> anyhow::Result<Settings> {
-        if !config.addr.ip().is_loopback()
-            && config.api_key.is_none()
-            && !config.allow_anonymous_operators
-        {
-            anyhow::bail!(
-                "refusing to listen on {} without an operator key: anyone who reaches it could start, stop and purge runs. \
-                 Set one with --api-key or SCALEBOARD_API_KEY (e.g. SCALEBOARD_API_KEY=$(openssl rand -hex 32)), \
-                 or pass --allow-anonymous-operators if that is really wanted",
-                config.addr
-            );
-        }
-        let hosts = HostPolicy::for_bind(
-            config.addr,
-            &config.allowed_hosts,
-            config.trust_forwarded_headers,
-        )
-        .map_err(anyhow::Error::msg)?;
+        let hosts = exposure(config)?;
         let account = config
             .storage
             .account()

@@ -1,4 +1,5 @@
-//! `cargo xtask demo`: Azurite and the server, until Ctrl-C.
+//! `cargo xtask demo`: Azurite and the server, until Ctrl-C; with `--replay FILE`, the server
+//! replaying a recording instead (no Azurite, no cluster).
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -9,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use azurite::{Azurite, Ports};
+use clap::builder::TypedValueParser as _;
 
 use crate::site::{self, BuildArgs};
 use crate::{paths, process, tools};
@@ -24,6 +26,15 @@ pub struct DemoArgs {
     /// Use what the last build produced instead of building.
     #[arg(long)]
     pub no_build: bool,
+    /// Replay this recording (`scaleboard replay FILE`) instead of running a live system: no
+    /// Azurite, no cluster. `docs/recordings/seed-demo-500.json.gz` is one.
+    #[arg(long, value_name = "FILE")]
+    pub replay: Option<PathBuf>,
+    /// The replay's speed: 1, 2, 5 or 10 times the recorded pace.
+    #[arg(long, default_value_t = 1, requires = "replay",
+          value_parser = clap::builder::PossibleValuesParser::new(["1", "2", "5", "10"])
+              .map(|s| s.parse::<u32>().expect("a listed speed is a number")))]
+    pub speed: u32,
     #[command(flatten)]
     pub build: BuildArgs,
 }
@@ -121,6 +132,10 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     })
     .context("installing the Ctrl-C handler")?;
 
+    if let Some(file) = &args.replay {
+        return replay(args, file, &server_bin, &site, &stop_rx);
+    }
+
     let data = paths::data_dir();
     let ports = Ports::from_base(args.azurite_port_base);
     let mut stack = start_stack(&StackOptions {
@@ -163,6 +178,54 @@ pub fn run(args: &DemoArgs) -> Result<()> {
                 if let Ok(Some(status)) = stack.server.try_wait() {
                     drop(stack);
                     bail!("the server stopped on its own ({status})");
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => bail!("the Ctrl-C handler went away"),
+        }
+    }
+}
+
+/// `scaleboard replay FILE` until Ctrl-C.
+fn replay(
+    args: &DemoArgs,
+    file: &Path,
+    server_bin: &Path,
+    site: &Path,
+    stop_rx: &mpsc::Receiver<()>,
+) -> Result<()> {
+    let file = file
+        .canonicalize()
+        .with_context(|| format!("{} cannot be read", file.display()))?;
+    let mut command = Command::new(server_bin);
+    command
+        .arg("replay")
+        .arg(&file)
+        .args(["--speed", &args.speed.to_string()])
+        .env("SCALEBOARD_ADDR", args.addr.to_string())
+        .env("LEPTOS_SITE_ROOT", site);
+    process::die_with_parent(&mut command);
+    let mut server = command
+        .spawn()
+        .with_context(|| format!("starting {}", server_bin.display()))?;
+    if let Err(e) = wait_until_healthy(&mut server, args.addr) {
+        process::stop(&mut server, Duration::from_secs(10));
+        return Err(e);
+    }
+    println!(
+        "Scaleboard is replaying {} at http://{}  (Ctrl-C stops it)",
+        file.display(),
+        args.addr
+    );
+    loop {
+        match stop_rx.recv_timeout(Duration::from_millis(250)) {
+            Ok(()) => {
+                process::stop(&mut server, Duration::from_secs(10));
+                println!("stopped");
+                return Ok(());
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if let Ok(Some(status)) = server.try_wait() {
+                    bail!("the replay stopped on its own ({status})");
                 }
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => bail!("the Ctrl-C handler went away"),

@@ -23,6 +23,9 @@ pub fn Dashboard() -> impl IntoView {
     let prefs = expect_context::<Prefs>();
     let span = live_span(live, prefs);
     let export_query = Signal::derive(move || format!("minutes={}", prefs.window_mins.get()));
+    // A replay starts no run, edits no policy and keeps no history beyond its recording: those
+    // panels are for a live system.
+    let live_system = move || live.replay.with(Option::is_none);
     view! {
         <Banners />
         <div class="board">
@@ -31,18 +34,24 @@ pub fn Dashboard() -> impl IntoView {
                 <section class="charts" aria-label="Charts">
                     {ChartKind::ALL.map(|kind| view! { <LiveChart kind span /> }).collect_view()}
                 </section>
-                <Settings />
+                <Show when=live_system>
+                    <Settings />
+                </Show>
             </div>
             <aside class="side">
-                <StartRun />
+                <Show when=live_system>
+                    <StartRun />
+                </Show>
                 <RunsTable />
                 <Timeline />
-                <section class="panel export-panel" aria-labelledby="export-title">
-                    <h2 id="export-title">
-                        "Export the last " {move || prefs.window_mins.get()} " min"
-                    </h2>
-                    <ExportLinks query=export_query />
-                </section>
+                <Show when=live_system>
+                    <section class="panel export-panel" aria-labelledby="export-title">
+                        <h2 id="export-title">
+                            "Export the last " {move || prefs.window_mins.get()} " min"
+                        </h2>
+                        <ExportLinks query=export_query />
+                    </section>
+                </Show>
             </aside>
         </div>
     }

@@ -30,6 +30,8 @@ pub struct Settings {
     pub max_input_count: u32,
     /// Run the local cluster model with this profile (and real worker loops); none when `None`.
     pub cluster: Option<autoscale::Profile>,
+    /// Samples the hub keeps (100 = 20 s at the tests' 200 ms).
+    pub history: usize,
 }
 
 impl Default for Settings {
@@ -40,6 +42,7 @@ impl Default for Settings {
             engine: EngineConfig::default(),
             max_input_count: 100_000,
             cluster: None,
+            history: 100,
         }
     }
 }
@@ -85,7 +88,7 @@ impl TestServer {
                 },
                 cluster,
                 sample_interval: Duration::from_millis(200),
-                history: 100,
+                history: settings.history,
                 site_root: "target/site".into(),
                 hosts: server::guard::HostPolicy::for_bind(
                     "127.0.0.1:0".parse().unwrap(),

@@ -1,0 +1,121 @@
+//! The replay's banner and controls, over the dashboard while the server replays a recording
+//! (`scaleboard replay`): always visible, so nobody takes a replay for a live system.
+//!
+//! The controls call `POST /api/replay/control`; their effect comes back through the live feed
+//! to every viewer, so two screens on one replay always agree.
+
+use leptos::prelude::*;
+use protocol::recording::{ReplayControl, REPLAY_SPEEDS};
+
+use crate::live::LiveState;
+use crate::model::replay::{banner, length_ms, position_ms, progress_label};
+use crate::operator::Operator;
+
+#[component]
+pub fn ReplayBar() -> impl IntoView {
+    let live = expect_context::<LiveState>();
+    let operator = expect_context::<Operator>();
+    let error = RwSignal::new(None::<String>);
+    let latest_ms = Memo::new(move |_| live.latest.with(|s| s.as_ref().map(|s| s.t_ms)));
+    let send = move |control: ReplayControl| {
+        let body = serde_json::to_string(&control).unwrap_or_default();
+        leptos::task::spawn_local(async move {
+            match crate::http::send("POST", protocol::routes::REPLAY_CONTROL, Some(body)).await {
+                Ok(reply) if reply.is_success() => error.set(None),
+                Ok(reply) => error.set(Some(reply.error_message())),
+                Err(message) => error.set(Some(message)),
+            }
+        });
+    };
+    let disabled = move || !operator.can_operate();
+    let paused = move || live.replay.with(|r| r.as_ref().is_some_and(|r| r.paused));
+    let speed = move || live.replay.with(|r| r.as_ref().map_or(1, |r| r.speed));
+
+    view! {
+        <Show when=move || live.replay.with(Option::is_some)>
+            <section class="replay-bar" data-testid="replay-bar" aria-label="Replay">
+                <p class="replay-banner" data-testid="replay-banner">
+                    {move || live.replay.with(|r| r.as_ref().map(banner).unwrap_or_default())}
+                </p>
+                <div class="replay-controls">
+                    <div class="replay-speeds" role="group" aria-label="Speed">
+                        {REPLAY_SPEEDS
+                            .map(|s| {
+                                view! {
+                                    <button
+                                        type="button"
+                                        class="toggle"
+                                        data-testid=format!("replay-speed-{s}")
+                                        aria-pressed=move || (speed() == s).to_string()
+                                        disabled=disabled
+                                        on:click=move |_| {
+                                            send(ReplayControl {
+                                                speed: Some(s),
+                                                ..ReplayControl::default()
+                                            })
+                                        }
+                                    >
+                                        {format!("{s}×")}
+                                    </button>
+                                }
+                            })
+                            .collect_view()}
+                    </div>
+                    <button
+                        type="button"
+                        class="toggle"
+                        data-testid="replay-pause"
+                        disabled=disabled
+                        on:click=move |_| {
+                            send(ReplayControl {
+                                paused: Some(!paused()),
+                                ..ReplayControl::default()
+                            })
+                        }
+                    >
+                        {move || if paused() { "Resume" } else { "Pause" }}
+                    </button>
+                    <input
+                        type="range"
+                        class="replay-seek"
+                        data-testid="replay-seek"
+                        aria-label="Position in the recording"
+                        min="0"
+                        step="1000"
+                        disabled=disabled
+                        max=move || {
+                            live.replay.with(|r| r.as_ref().map_or(0, length_ms)).to_string()
+                        }
+                        prop:value=move || {
+                            live.replay
+                                .with(|r| r.as_ref().map_or(0, |r| position_ms(r, latest_ms.get())))
+                                .to_string()
+                        }
+                        on:change=move |event| {
+                            if let Ok(position) = event_target_value(&event).parse::<u64>() {
+                                send(ReplayControl {
+                                    position_ms: Some(position),
+                                    ..ReplayControl::default()
+                                });
+                            }
+                        }
+                    />
+                    <span class="replay-position" data-testid="replay-position">
+                        {move || {
+                            live.replay
+                                .with(|r| {
+                                    r.as_ref()
+                                        .map(|r| progress_label(r, latest_ms.get()))
+                                        .unwrap_or_default()
+                                })
+                        }}
+                    </span>
+                </div>
+                <p class="error" role="alert" hidden=move || error.with(Option::is_none)>
+                    {move || error.get().unwrap_or_default()}
+                </p>
+            </section>
+        </Show>
+    }
+    .into_any()
+}

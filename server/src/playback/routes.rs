@@ -1,0 +1,164 @@
+//! The replay server's router: the live dashboard's pages and feed, with answers taken from the
+//! recording where the live server would ask storage or the cluster.
+//!
+//! - `/ws/live`: the hub the player feeds, through the same client loop as the live server;
+//! - `GET /api/cluster`: the recorded policy, so the top bar names the profile;
+//! - `GET …/instances/{id}`: the recorded run's status document (404 for any other run);
+//! - `POST /api/replay/control`: speed, pause, seek;
+//! - `/api/session`, the probes, and the same role and host layers as the live server. Every
+//!   other API path answers a JSON 404: a replay starts, stops and changes no run.
+
+use std::sync::Arc;
+
+use app::{shell, App};
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{DefaultBodyLimit, FromRef, Path, State};
+use axum::http::StatusCode;
+use axum::middleware;
+use axum::response::Response;
+use axum::routing::{any, get, post};
+use axum::{Json, Router};
+use leptos::config::LeptosOptions;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use protocol::cluster::ClusterInfo;
+use protocol::durable::StatusDocument;
+use protocol::recording::{Recording, ReplayControl, ReplayStatus};
+use protocol::routes;
+use tokio_util::sync::CancellationToken;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use super::Player;
+use crate::durable::ApiSettings;
+use crate::error::ApiError;
+use crate::guard::HostPolicy;
+use crate::live::Hub;
+use crate::{auth, error, guard, probes};
+
+/// A control is a few dozen bytes.
+const MAX_BODY_BYTES: usize = 4 * 1024;
+
+/// What the replay's handlers share. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct ReplayState {
+    pub hub: Hub,
+    pub player: Player,
+    pub recording: Arc<Recording>,
+    pub api: ApiSettings,
+    pub leptos: LeptosOptions,
+    pub shutdown: CancellationToken,
+}
+
+impl FromRef<ReplayState> for LeptosOptions {
+    fn from_ref(state: &ReplayState) -> Self {
+        state.leptos.clone()
+    }
+}
+
+impl FromRef<ReplayState> for ApiSettings {
+    fn from_ref(state: &ReplayState) -> Self {
+        state.api.clone()
+    }
+}
+
+/// Every route of a replay, behind the same role and host layers as the live server's.
+pub fn router(state: ReplayState, hosts: HostPolicy) -> Router {
+    let pages = generate_route_list(App);
+    let options = state.leptos.clone();
+    let [nosniff, referrer, frame_options, frame_ancestors] = guard::security_headers();
+    Router::new()
+        .route(routes::HEALTHZ, get(probes::healthz))
+        .route(routes::READYZ, get(probes::healthz))
+        .route(routes::LIVE, get(live_socket))
+        .route("/favicon.svg", get(probes::favicon))
+        .route("/favicon.ico", get(probes::favicon))
+        .route(routes::SESSION, get(auth::session))
+        .route(routes::CLUSTER, get(cluster))
+        .route(routes::patterns::INSTANCE, get(instance))
+        .route(routes::REPLAY_CONTROL, post(control))
+        .route("/api/{*rest}", any(error::no_such_route))
+        .route("/runtime/{*rest}", any(error::no_such_route))
+        .method_not_allowed_fallback(error::wrong_method)
+        .leptos_routes(&state, pages, move || shell(options.clone()))
+        .fallback(leptos_axum::file_and_error_handler::<ReplayState, _>(shell))
+        .layer(middleware::from_fn_with_state(
+            state.api.clone(),
+            auth::require_operator,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.api.clone(),
+            auth::require_viewer,
+        ))
+        .layer(middleware::from_fn_with_state(
+            hosts,
+            guard::check_host_and_origin,
+        ))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            crate::app::REQUEST_TIMEOUT,
+        ))
+        .layer(nosniff)
+        .layer(referrer)
+        .layer(frame_options)
+        .layer(frame_ancestors)
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// `POST /api/replay/control` with a JSON [`ReplayControl`] → the replay's new state.
+async fn control(
+    State(state): State<ReplayState>,
+    body: Result<Json<ReplayControl>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<ReplayStatus>, ApiError> {
+    let Json(control) = body.map_err(|e| {
+        let status = match e.status() {
+            StatusCode::PAYLOAD_TOO_LARGE | StatusCode::UNSUPPORTED_MEDIA_TYPE => e.status(),
+            _ => StatusCode::BAD_REQUEST,
+        };
+        ApiError::new(
+            status,
+            format!(
+                "not a replay control (speed, paused, positionMs): {}",
+                crate::durable::params::truncate(&e.body_text())
+            ),
+        )
+    })?;
+    state
+        .player
+        .control(&control)
+        .map(Json)
+        .map_err(ApiError::bad_request)
+}
+
+/// `GET /api/cluster`: the view and the policy the run was recorded with.
+async fn cluster(State(state): State<ReplayState>) -> Json<ClusterInfo> {
+    Json(ClusterInfo {
+        source: state.recording.place.cluster,
+        profile: state.recording.policy.clone(),
+        events: Vec::new(),
+    })
+}
+
+/// `GET …/instances/{id}`: the recorded run's status document, as it was when recorded.
+async fn instance(
+    State(state): State<ReplayState>,
+    Path(id): Path<String>,
+) -> Result<Json<StatusDocument>, ApiError> {
+    if id == state.recording.run_id() {
+        Ok(Json(state.recording.run.clone()))
+    } else {
+        Err(ApiError::not_found(format!(
+            "this server replays run {} only",
+            state.recording.run_id()
+        )))
+    }
+}
+
+/// `GET /ws/live`: the replay's feed, through the live server's client loop.
+async fn live_socket(
+    State(state): State<ReplayState>,
+    upgrade: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    crate::live_socket::serve_hub(state.hub.clone(), state.shutdown.clone(), upgrade)
+}
