@@ -2,24 +2,34 @@
 //!
 //! `demo` starts everything on a fresh machine, `test` runs every check CI runs, `build` builds
 //! the server and the hydrated site without cargo-leptos (which takes half an hour to install
-//! here). Each installs what it needs when missing: the wasm target with rustup, Azurite and
-//! wasm-opt from npm (pinned, with a lockfile, in `tools/`), Playwright from npm in `end2end/`,
-//! and Chromium from Debian's packages.
+//! here), `images` builds the container images with podman and runs them. Each installs what it
+//! needs when missing: the wasm and musl targets with rustup, Azurite and wasm-opt from npm
+//! (pinned, with a lockfile, in `tools/`), Playwright from npm in `end2end/`, and Chromium,
+//! podman, runc and musl-tools from Debian's packages.
 //!
 //! # Layout
 //! - `paths`: the workspace, the target folder, the site folder.
 //! - `tools`: finds or installs the wasm target, npm packages and Chromium.
 //! - `site`: builds the server and the wasm site (wasm-bindgen, wasm-opt, CSS).
 //! - `demo`: Azurite + server until Ctrl-C.
-//! - `test`: format, lints, Rust tests, browser tests.
+//! - `test`: format, lints, Rust tests, the images, browser tests.
+//! - `images`: static binaries and the two container images, built with podman; `smoke` runs
+//!   them against Azurite; `podman` installs and drives the engine; `dockerfile` reads the
+//!   recipes so the local ones can be checked against the registry ones; `http` is the smoke
+//!   test's small HTTP client.
 //! - `bench`: the benchmarks, with figures saved to `<target>/bench/report.txt`.
 //! - `process`: child processes that are stopped on Ctrl-C and never orphaned.
 
 mod bench;
 mod demo;
+mod dockerfile;
+mod http;
+mod images;
 mod paths;
+mod podman;
 mod process;
 mod site;
+mod smoke;
 mod test;
 mod tools;
 
@@ -44,6 +54,9 @@ enum Command {
     Test(test::TestArgs),
     /// Run the benchmarks (release builds, private Azurite) and save the figures.
     Bench(bench::BenchArgs),
+    /// Build the server and worker container images with podman (static binaries, no base
+    /// image to pull) and run them against Azurite.
+    Images(images::ImagesArgs),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +66,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(&args),
         Command::Test(args) => test::run(&args),
         Command::Bench(args) => bench::run(&args),
+        Command::Images(args) => images::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

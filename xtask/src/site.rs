@@ -34,16 +34,30 @@ pub struct Built {
 
 pub fn build(args: &BuildArgs) -> Result<Built> {
     let started = Instant::now();
-    tools::ensure_wasm_target()?;
-    let tools_dir = tools::ensure_tools()?;
     let target = paths::target_dir()?;
-
     let mut server = Command::new(paths::cargo());
     server.args(["build", "--package", "server", "--bin", "scaleboard"]);
     if args.release {
         server.arg("--release");
     }
     process::run(server.current_dir(paths::root()))?;
+    let site = build_site(args)?;
+    eprintln!(
+        "» server and site built in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(Built {
+        server: paths::server_bin(&target, args.release),
+        site,
+    })
+}
+
+/// Builds the site alone (wasm, JavaScript glue, CSS, icons) and returns its folder.
+pub fn build_site(args: &BuildArgs) -> Result<PathBuf> {
+    let started = Instant::now();
+    tools::ensure_wasm_target()?;
+    let tools_dir = tools::ensure_tools()?;
+    let target = paths::target_dir()?;
 
     process::run(
         Command::new(paths::cargo())
@@ -90,15 +104,12 @@ pub fn build(args: &BuildArgs) -> Result<Built> {
     let raw = fs::metadata(&wasm)?.len();
     let gz = fs::metadata(gz_path(&wasm))?.len();
     eprintln!(
-        "» built in {:.1} s: wasm {} KB raw, {} KB gzip",
+        "» site built in {:.1} s: wasm {} KB raw, {} KB gzip",
         started.elapsed().as_secs_f64(),
         raw / 1024,
         gz / 1024
     );
-    Ok(Built {
-        server: paths::server_bin(&target, args.release),
-        site,
-    })
+    Ok(site)
 }
 
 fn bindgen(input: &Path, pkg: &Path) -> Result<()> {

@@ -8,7 +8,7 @@ use azurite::Ports;
 
 use crate::demo::{self, StackOptions};
 use crate::site::{self, BuildArgs};
-use crate::{paths, process, tools};
+use crate::{images, paths, process, smoke, tools};
 
 #[derive(Debug, clap::Args)]
 pub struct TestArgs {
@@ -18,6 +18,9 @@ pub struct TestArgs {
     /// Skip formatting and lint checks.
     #[arg(long)]
     pub no_lint: bool,
+    /// Skip building and running the container images (they need root for podman).
+    #[arg(long)]
+    pub no_images: bool,
 }
 
 pub fn run(args: &TestArgs) -> Result<()> {
@@ -94,6 +97,13 @@ pub fn run(args: &TestArgs) -> Result<()> {
                 .current_dir(&root),
         )
     })?;
+
+    if !args.no_images {
+        step("images", &mut || {
+            images::build(&built.site)?;
+            smoke::run()
+        })?;
+    }
 
     step("official Durable Functions client", &mut || {
         official_client(&built)

@@ -18,17 +18,24 @@ pub const CHROMIUM: &str = "/usr/bin/chromium";
 
 /// Adds the wasm target with rustup when it is not installed.
 pub fn ensure_wasm_target() -> Result<()> {
+    ensure_target(WASM_TARGET)
+}
+
+/// Adds a Rust target with rustup when it is not installed.
+pub fn ensure_target(target: &str) -> Result<()> {
     let output = Command::new("rustup")
         .args(["target", "list", "--installed"])
         .output()
-        .context("running `rustup` (the wasm build needs a rustup toolchain)")?;
+        .with_context(|| {
+            format!("running `rustup` (the {target} build needs a rustup toolchain)")
+        })?;
     if String::from_utf8_lossy(&output.stdout)
         .lines()
-        .any(|l| l.trim() == WASM_TARGET)
+        .any(|l| l.trim() == target)
     {
         return Ok(());
     }
-    process::run(Command::new("rustup").args(["target", "add", WASM_TARGET]))
+    process::run(Command::new("rustup").args(["target", "add", target]))
 }
 
 /// The project's pinned tools (Azurite, wasm-opt), installed with `npm ci` when missing or
@@ -73,22 +80,46 @@ pub fn ensure_chromium() -> Result<PathBuf> {
     if path.exists() {
         return Ok(path);
     }
-    #[allow(unsafe_code)]
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let root = unsafe { libc::geteuid() } == 0;
-    if !root {
-        bail!("Chromium is missing: run `sudo apt-get update && sudo apt-get install -y chromium`, then try again");
-    }
-    process::run(Command::new("apt-get").args(["update", "-q"]))?;
-    process::run(
-        Command::new("apt-get")
-            .args(["install", "-y", "-q", "--no-install-recommends", "chromium"])
-            .env("DEBIAN_FRONTEND", "noninteractive"),
-    )?;
+    apt_install(&["chromium"])?;
     if !path.exists() {
         bail!("apt-get installed chromium but {CHROMIUM} is still missing");
     }
     Ok(path)
+}
+
+/// Whether we run as root (and so may install Debian packages).
+pub fn is_root() -> bool {
+    #[allow(unsafe_code)]
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    euid == 0
+}
+
+/// Installs Debian `packages` with apt-get (as root; otherwise says what to run). Waits for
+/// another apt-get holding the lock instead of failing.
+pub fn apt_install(packages: &[&str]) -> Result<()> {
+    if packages.is_empty() {
+        return Ok(());
+    }
+    let list = packages.join(" ");
+    if !is_root() {
+        bail!("missing Debian packages: run `sudo apt-get update && sudo apt-get install -y {list}`, then try again");
+    }
+    process::run(Command::new("apt-get").args(["update", "-q"]))?;
+    process::run(
+        Command::new("apt-get")
+            .args([
+                "install",
+                "-y",
+                "-q",
+                "-o",
+                "DPkg::Lock::Timeout=600",
+                "--no-install-recommends",
+            ])
+            .args(packages)
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )
+    .with_context(|| format!("installing {list}"))
 }
 
 /// A Python virtual environment with `requirements` installed (from PyPI, pinned), kept under
