@@ -6,9 +6,11 @@
 //!   formats want them.
 //! - [`logging`]: the global `tracing` subscriber, text for a terminal or JSON for a collector.
 //! - [`signals`]: Ctrl-C and SIGTERM as a cancellation.
+//! - [`metrics`]: Prometheus metrics in the OpenMetrics text format, and a reader of it.
 
 pub mod clock;
 pub mod logging;
+pub mod metrics;
 pub mod signals;
 
 pub use logging::{init_logging, LogFormat};

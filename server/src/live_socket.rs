@@ -40,6 +40,7 @@ pub async fn live_socket(
 }
 
 async fn client_session(state: AppState, socket: WebSocket) {
+    let _viewer = state.metrics.viewer();
     let (sink, stream) = socket.split();
     let outgoing =
         sink.with(|text: String| async move { Ok::<_, axum::Error>(Message::Text(text.into())) });
