@@ -100,6 +100,7 @@ impl Request {
 /// it back if shutdown's grace runs out first.
 pub(crate) async fn process(ctx: &Context, message: Received) -> Outcome {
     let _busy = ctx.progress.working();
+    let received_at = std::time::Instant::now();
     ctx.progress.add(Counter::Received);
     let lease = Lease::new(message);
     let request = Request::read(lease.text());
@@ -133,6 +134,9 @@ pub(crate) async fn process(ctx: &Context, message: Received) -> Outcome {
     };
     if outcome == Outcome::Recovered {
         ctx.progress.add(Counter::Recovered);
+    }
+    if matches!(outcome, Outcome::Completed | Outcome::Recovered) {
+        ctx.progress.completed_in(received_at.elapsed());
     }
     ctx.progress.add(match outcome {
         Outcome::Completed | Outcome::Recovered => Counter::Processed,
