@@ -8,9 +8,11 @@
 //! - [`telemetry`]: the same subscriber with OpenTelemetry span export when a collector is
 //!   configured, and the W3C trace context that messages carry.
 //! - [`signals`]: Ctrl-C and SIGTERM as a cancellation.
+//! - [`metrics`]: Prometheus metrics in the OpenMetrics text format, and a reader of it.
 
 pub mod clock;
 pub mod logging;
+pub mod metrics;
 pub mod signals;
 pub mod telemetry;
 

@@ -43,6 +43,8 @@ async fn measure(azurite: &Azurite, clients: usize, seconds: u64) {
         .port();
     let mut server = Command::new(env!("CARGO_BIN_EXE_scaleboard"))
         .env("SCALEBOARD_ADDR", format!("127.0.0.1:{port}"))
+        // A free port: tests run side by side, and the default port may be taken.
+        .env("SCALEBOARD_METRICS_ADDR", "127.0.0.1:0")
         .env(
             "SCALEBOARD_AZURITE_BLOB",
             format!("127.0.0.1:{}", azurite.ports().blob),

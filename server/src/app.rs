@@ -41,6 +41,8 @@ pub struct AppState {
     /// Cancelled when the server shuts down, so long-lived sockets close and graceful shutdown
     /// does not wait for them forever.
     pub shutdown: CancellationToken,
+    /// The Prometheus metrics (served on their own listener, not by [`router`]).
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// The roles' keys, for the layers and `/api/session` (which need nothing else).
@@ -98,6 +100,8 @@ pub fn router(state: AppState) -> Router {
         .merge(export::routes())
         .route("/api/{*rest}", any(error::no_such_route))
         .route("/runtime/{*rest}", any(error::no_such_route))
+        // The metrics have a listener of their own, which viewers cannot reach.
+        .route(plumbing::metrics::PATH, any(error::no_such_route))
         .method_not_allowed_fallback(error::wrong_method)
         .leptos_routes(&state, routes, move || shell(options.clone()))
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))

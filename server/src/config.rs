@@ -24,6 +24,16 @@ pub struct Config {
     )]
     pub addr: SocketAddr,
 
+    /// Address to serve Prometheus metrics on (`/metrics`, OpenMetrics text), a listener of its
+    /// own so that whoever reaches the dashboard cannot read them; `off` (or empty) for none.
+    /// On a cluster, e.g. `0.0.0.0:9464`, with a NetworkPolicy that lets only the scraper in.
+    #[arg(
+        long,
+        env = "SCALEBOARD_METRICS_ADDR",
+        default_value = "127.0.0.1:9464"
+    )]
+    pub metrics_addr: MetricsAddr,
+
     /// Folder with the built site (`pkg/` with the wasm, JavaScript and CSS), as
     /// `cargo xtask build` writes it.
     #[arg(
@@ -169,6 +179,24 @@ pub struct SimulateArgs {
     pub policy: crate::cluster::policy::PolicyArgs,
 }
 
+/// Where `/metrics` is served: an address, or nowhere.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MetricsAddr(pub Option<SocketAddr>);
+
+impl std::str::FromStr for MetricsAddr {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<MetricsAddr, String> {
+        match text.trim() {
+            "" | "off" | "none" => Ok(MetricsAddr(None)),
+            addr => addr
+                .parse()
+                .map(|a| MetricsAddr(Some(a)))
+                .map_err(|e| format!("{e}: expected an address such as 127.0.0.1:9464, or `off`")),
+        }
+    }
+}
+
 /// About one second of work per item on one core (measured by the worker crate).
 pub const DEFAULT_COST: u32 = worker::DEFAULT_COST;
 
@@ -197,6 +225,25 @@ mod tests {
         let config = Config::try_parse_from(["scaleboard"]).unwrap();
         assert_eq!(config.addr, "127.0.0.1:3000".parse().unwrap());
         assert_eq!(config.sample_interval(), Duration::from_secs(1));
+        assert_eq!(
+            config.metrics_addr,
+            MetricsAddr(Some("127.0.0.1:9464".parse().unwrap()))
+        );
+    }
+
+    #[test]
+    fn metrics_can_move_or_be_turned_off() {
+        let parse = |value: &str| {
+            Config::try_parse_from(["scaleboard", "--metrics-addr", value]).map(|c| c.metrics_addr)
+        };
+        assert_eq!(
+            parse("0.0.0.0:9100").unwrap(),
+            MetricsAddr(Some("0.0.0.0:9100".parse().unwrap()))
+        );
+        assert_eq!(parse("off").unwrap(), MetricsAddr(None));
+        assert_eq!(parse("").unwrap(), MetricsAddr(None));
+        let err = parse("everywhere").unwrap_err();
+        assert!(err.to_string().contains("--metrics-addr"), "{err}");
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! - [`export`]: the charts as SVG/PNG and the samples as CSV/JSON, for a time range or a run
 //!   (request parsing and rendering in their own modules, both pure).
 //! - [`probes`]: liveness and readiness, and the site icon.
+//! - [`metrics`]: Prometheus metrics, served on a listener of their own (`--metrics-addr`).
 //! - [`error`]: errors as HTTP responses with a JSON body.
 //! - [`auth`]: the operator key, checked by one layer on every mutating request.
 //! - [`guard`]: the allowed hosts and origins, and the security headers of every answer.
@@ -36,6 +37,7 @@ pub mod guard;
 pub mod heavy;
 pub mod live;
 pub mod live_socket;
+pub mod metrics;
 pub mod orchestrator;
 pub mod playback;
 pub mod probes;

@@ -37,15 +37,18 @@ pub async fn live_socket(
     State(state): State<AppState>,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    serve_hub(state.hub.clone(), state.shutdown.clone(), upgrade)
+    let viewer = state.metrics.viewer();
+    serve_hub(state.hub.clone(), state.shutdown.clone(), upgrade, viewer)
 }
 
 /// Upgrades to a WebSocket fed by `hub`, within the viewer limit and the buffer bounds above:
-/// the live server's route and the replay server's share it.
-pub fn serve_hub(
+/// the live server's route and the replay server's share it. `guard` is kept for the life of
+/// the session (the viewer count of the metrics).
+pub fn serve_hub<G: Send + 'static>(
     hub: Hub,
     shutdown: CancellationToken,
     upgrade: WebSocketUpgrade,
+    guard: G,
 ) -> Result<Response, ApiError> {
     if hub.clients() >= MAX_LIVE_CLIENTS {
         return Err(ApiError::new(
@@ -59,10 +62,10 @@ pub fn serve_hub(
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)
         .max_write_buffer_size(MAX_WRITE_BUFFER)
-        .on_upgrade(move |socket| client_session(hub, shutdown, socket)))
+        .on_upgrade(move |socket| client_session(hub, shutdown, socket, guard)))
 }
 
-async fn client_session(hub: Hub, shutdown: CancellationToken, socket: WebSocket) {
+async fn client_session<G>(hub: Hub, shutdown: CancellationToken, socket: WebSocket, _guard: G) {
     let (sink, stream) = socket.split();
     let outgoing =
         sink.with(|frame: Utf8Bytes| async move { Ok::<_, axum::Error>(Message::Text(frame)) });

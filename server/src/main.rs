@@ -47,13 +47,24 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let settings = Settings::from_config(&config)?;
     let storage_endpoint = settings.storage.queue_endpoint().to_string();
     let listener = listen(&config).await?;
-    let running = server::start(settings, listener).await?;
+    let metrics_listener = match config.metrics_addr.0 {
+        Some(addr) => Some(tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+            anyhow::Error::new(e).context(format!(
+                "cannot listen on {addr} for /metrics; choose another address with --metrics-addr or SCALEBOARD_METRICS_ADDR, or `off`"
+            ))
+        })?),
+        None => None,
+    };
+    let running = server::startup::start_with(settings, listener, metrics_listener).await?;
     tokio::spawn(cancel_on_signal(running.shutdown_token(), "shutting down"));
     tracing::info!(
         storage = storage_endpoint,
         "Scaleboard listening on http://{}",
         running.addr()
     );
+    if let Some(addr) = running.metrics_addr() {
+        tracing::info!("metrics on http://{addr}/metrics");
+    }
     running.stopped().await?;
     tracing::info!("stopped");
     Ok(())

@@ -20,6 +20,8 @@ use crate::orchestrator::Engine;
 pub struct Sources {
     pub engine: Engine,
     pub cluster: std::sync::Arc<dyn ClusterView>,
+    /// Told what each sample measured.
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl std::fmt::Debug for Sources {
@@ -64,6 +66,10 @@ pub async fn run(
             }
             was_ok = Some(ok);
         }
+        sources.metrics.sampled(&sample);
+        sources
+            .metrics
+            .set_runs(&sources.engine.runs_by_status().await);
         // Runs first, so a sample's completed total includes the progress it was taken with.
         hub.publish_runs(sources.engine.progress().await);
         hub.publish(sample);

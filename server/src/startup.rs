@@ -29,6 +29,7 @@ use crate::config::Config;
 use crate::durable::ApiSettings;
 use crate::guard::HostPolicy;
 use crate::live::Hub;
+use crate::metrics::Metrics;
 use crate::orchestrator::{Engine, EngineConfig};
 use crate::{app, sampler, AppState};
 
@@ -85,23 +86,41 @@ pub struct Settings {
 #[derive(Debug)]
 pub struct Running {
     addr: SocketAddr,
+    metrics_addr: Option<SocketAddr>,
     state: AppState,
     tracker: TaskTracker,
     serving: JoinHandle<std::io::Result<()>>,
 }
 
-/// Starts a server on `listener`.
+/// Starts a server on `listener`, without a metrics listener.
 pub async fn start(settings: Settings, listener: TcpListener) -> anyhow::Result<Running> {
+    start_with(settings, listener, None).await
+}
+
+/// Starts a server on `listener`, serving `/metrics` on `metrics_listener` when there is one
+/// (a listener of its own, so that the port viewers reach does not expose it).
+pub async fn start_with(
+    settings: Settings,
+    listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
+) -> anyhow::Result<Running> {
     let addr = listener.local_addr().context("reading the bound address")?;
+    let metrics_addr = metrics_listener
+        .as_ref()
+        .map(TcpListener::local_addr)
+        .transpose()
+        .context("reading the metrics listener's address")?;
     let shutdown = CancellationToken::new();
     let tracker = TaskTracker::new();
-    let storage = settings.storage;
+    let metrics = Metrics::default();
+    let storage = settings.storage.observed_by(metrics.storage_observer());
     let hub = Hub::new(settings.history, settings.sample_interval);
     let engine = Engine::new(
         storage.clone(),
         settings.engine,
         shutdown.clone(),
         tracker.clone(),
+        metrics.clone(),
     );
     let (cluster, local): (Arc<dyn ClusterView>, Option<LocalCluster>) = match settings.cluster {
         ClusterChoice::None => (Arc::new(NoCluster), None),
@@ -132,7 +151,17 @@ pub async fn start(settings: Settings, listener: TcpListener) -> anyhow::Result<
         hosts: settings.hosts,
         heavy: crate::heavy::HeavyWork::new(HEAVY_CONCURRENCY),
         shutdown: shutdown.clone(),
+        metrics: metrics.clone(),
     };
+    if let Some(listener) = metrics_listener {
+        let metrics = metrics.clone();
+        let shutdown = shutdown.clone();
+        tracker.spawn(async move {
+            if let Err(e) = crate::metrics::serve(listener, metrics, shutdown).await {
+                tracing::error!("serving the metrics: {e}");
+            }
+        });
+    }
     if !settings.site_root.join("pkg").is_dir() {
         tracing::warn!(
             site_root = %settings.site_root.display(),
@@ -145,6 +174,7 @@ pub async fn start(settings: Settings, listener: TcpListener) -> anyhow::Result<
         sampler::Sources {
             engine: engine.clone(),
             cluster,
+            metrics,
         },
         hub,
         settings.sample_interval,
@@ -172,6 +202,7 @@ pub async fn start(settings: Settings, listener: TcpListener) -> anyhow::Result<
     let serving = tokio::spawn(app::serve(listener, state.clone()));
     Ok(Running {
         addr,
+        metrics_addr,
         state,
         tracker,
         serving,
@@ -282,6 +313,11 @@ impl Running {
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The address `/metrics` is served on, when it is.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// What the handlers share: storage, the engine, the hub.

@@ -55,6 +55,8 @@ struct Rendered {
     /// KEDA's resources, which k8s-openapi does not cover.
     scaled_objects: Vec<Value>,
     trigger_authentications: Vec<Value>,
+    /// Azure Monitor's PodMonitors (its own CRD group), also outside k8s-openapi.
+    pod_monitors: Vec<Value>,
 }
 
 fn typed<T: serde::de::DeserializeOwned>(overlay: &str, object: Value) -> T {
@@ -128,6 +130,7 @@ fn render(overlay: &str) -> Rendered {
             ("keda.sh/v1alpha1", "TriggerAuthentication") => {
                 rendered.trigger_authentications.push(object)
             }
+            ("azmonitoring.coreos.com/v1", "PodMonitor") => rendered.pod_monitors.push(object),
             _ => panic!("overlay {overlay}: unexpected object {api_version} {kind}"),
         }
     }
@@ -649,6 +652,7 @@ fn the_server_is_given_settings_it_reads() {
         "SCALEBOARD_NODE_SELECTOR",
         "SCALEBOARD_SCALED_OBJECT",
         "SCALEBOARD_ADDR",
+        "SCALEBOARD_METRICS_ADDR",
         "LEPTOS_SITE_ROOT",
     ];
     for setting in settings {
@@ -1615,12 +1619,15 @@ fn network_policies_allow_the_server_and_worker_only_what_they_use() {
         for (deployment, inbound, outbound) in [
             (
                 "scaleboard-worker",
-                vec![],
+                vec![BTreeSet::from(["TCP/health".to_string()])],
                 vec![dns.clone(), ["TCP/443".to_string()].into()],
             ),
             (
                 "scaleboard-server",
-                vec![BTreeSet::from(["TCP/http".to_string()])],
+                vec![
+                    BTreeSet::from(["TCP/http".to_string()]),
+                    BTreeSet::from(["TCP/metrics".to_string()]),
+                ],
                 vec![
                     dns.clone(),
                     ["TCP/443".to_string(), "TCP/6443".to_string()].into(),
@@ -1638,7 +1645,16 @@ fn network_policies_allow_the_server_and_worker_only_what_they_use() {
                     name(policy)
                 );
                 for rule in spec.ingress.iter().flatten() {
-                    ingress.push(rule_ports(&rule.ports));
+                    let ports = rule_ports(&rule.ports);
+                    // The metrics ports admit the scraper and nobody else.
+                    if ports.contains("TCP/metrics") || ports.contains("TCP/health") {
+                        assert_eq!(
+                            rule.from.clone().unwrap_or_default(),
+                            vec![ama_metrics_peer()],
+                            "overlay {overlay}: {deployment}'s metrics port must admit Azure Monitor's scraper only"
+                        );
+                    }
+                    ingress.push(ports);
                 }
                 for rule in spec.egress.iter().flatten() {
                     let ports = rule_ports(&rule.ports);
@@ -1673,6 +1689,157 @@ fn network_policies_allow_the_server_and_worker_only_what_they_use() {
             "overlay {overlay}: the server has no port named http"
         );
     }
+}
+
+/// Azure Monitor's managed Prometheus: the `ama-metrics` pods in kube-system.
+fn ama_metrics_peer() -> k8s_openapi::api::networking::v1::NetworkPolicyPeer {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+    let labels = |key: &str, value: &str| LabelSelector {
+        match_labels: Some(BTreeMap::from([(key.to_string(), value.to_string())])),
+        ..LabelSelector::default()
+    };
+    k8s_openapi::api::networking::v1::NetworkPolicyPeer {
+        namespace_selector: Some(labels("kubernetes.io/metadata.name", "kube-system")),
+        pod_selector: Some(labels("rsName", "ama-metrics")),
+        ip_block: None,
+    }
+}
+
+/// A container port's number, by name.
+fn port_named(container: &Container, wanted: &str) -> Option<i32> {
+    container
+        .ports
+        .iter()
+        .flatten()
+        .find(|p| p.name.as_deref() == Some(wanted))
+        .map(|p| p.container_port)
+}
+
+#[test]
+fn metrics_have_ports_of_their_own_that_the_service_does_not_expose() {
+    for overlay in OVERLAYS {
+        let rendered = render(overlay);
+        let server = rendered.container(rendered.deployment("scaleboard-server"), "server");
+        let metrics: std::net::SocketAddr = rendered
+            .direct_env(server, "SCALEBOARD_METRICS_ADDR")
+            .value
+            .as_deref()
+            .unwrap_or_else(|| panic!("overlay {overlay}: SCALEBOARD_METRICS_ADDR is a literal"))
+            .parse()
+            .expect("SCALEBOARD_METRICS_ADDR is an address");
+        let http: std::net::SocketAddr = rendered
+            .direct_env(server, "SCALEBOARD_ADDR")
+            .value
+            .as_deref()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_ne!(metrics.port(), http.port(), "overlay {overlay}");
+        // Listening on every interface: the scraper comes from another pod.
+        assert!(metrics.ip().is_unspecified(), "overlay {overlay}");
+        assert_eq!(
+            port_named(server, "metrics"),
+            Some(i32::from(metrics.port())),
+            "overlay {overlay}: the container port named metrics is the one it listens on"
+        );
+        let worker = rendered.container(rendered.deployment("scaleboard-worker"), "worker");
+        let health: std::net::SocketAddr = rendered
+            .direct_env(worker, "SCALEBOARD_WORKER_HEALTH_ADDR")
+            .value
+            .as_deref()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(
+            port_named(worker, "health"),
+            Some(i32::from(health.port())),
+            "overlay {overlay}"
+        );
+
+        // The Service reaches the dashboard only.
+        use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+        for service in &rendered.services {
+            for port in service.spec.as_ref().unwrap().ports.iter().flatten() {
+                let target = match &port.target_port {
+                    Some(IntOrString::String(name)) => port_named(server, name),
+                    Some(IntOrString::Int(n)) => Some(*n),
+                    None => Some(port.port),
+                };
+                assert_ne!(
+                    target,
+                    Some(i32::from(metrics.port())),
+                    "overlay {overlay}: the Service {} exposes the metrics port",
+                    name(service)
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn azure_monitor_scrapes_both_components_on_their_metrics_ports() {
+    let rendered = render("aks");
+    let [monitor] = rendered.pod_monitors.as_slice() else {
+        panic!("overlay aks: expected one PodMonitor");
+    };
+    assert_eq!(monitor["metadata"]["namespace"], NAMESPACE);
+    let selector = &monitor["spec"]["selector"];
+    let endpoints = monitor["spec"]["podMetricsEndpoints"]
+        .as_array()
+        .expect("podMetricsEndpoints");
+    for (deployment, container, port) in [
+        ("scaleboard-server", "server", "metrics"),
+        ("scaleboard-worker", "worker", "health"),
+    ] {
+        let deployment = rendered.deployment(deployment);
+        let labels = rendered
+            .template(deployment)
+            .metadata
+            .as_ref()
+            .and_then(|m| m.labels.clone())
+            .unwrap_or_default();
+        // matchLabels and In-expressions, all of which must hold.
+        let mut selected = selector["matchLabels"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .all(|(k, v)| labels.get(k).map(String::as_str) == v.as_str())
+            })
+            .unwrap_or(true);
+        for expression in selector["matchExpressions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            assert_eq!(expression["operator"], "In", "keep the selector to In");
+            let key = expression["key"].as_str().unwrap();
+            let values: Vec<&str> = expression["values"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(Value::as_str)
+                .collect();
+            selected &= labels
+                .get(key)
+                .is_some_and(|v| values.contains(&v.as_str()));
+        }
+        assert!(
+            selected,
+            "the PodMonitor does not select {}",
+            name(deployment)
+        );
+        assert!(
+            port_named(rendered.container(deployment, container), port).is_some(),
+            "{container} has no port named {port}"
+        );
+        assert!(
+            endpoints
+                .iter()
+                .any(|e| e["port"] == port && e["path"] == "/metrics"),
+            "no endpoint scrapes /metrics on port {port}"
+        );
+    }
+    assert_eq!(endpoints.len(), 2, "one endpoint per component");
 }
 
 // ---------------------------------------------------------------------------------------------

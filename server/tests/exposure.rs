@@ -24,6 +24,8 @@ async fn refused(args: &[&str], env: &[(&str, &str)]) -> (std::process::ExitStat
         .env_clear()
         .envs(env.iter().copied())
         .env("SCALEBOARD_CLUSTER", "none")
+        // A free port: tests run side by side, and the default port may be taken.
+        .env("SCALEBOARD_METRICS_ADDR", "127.0.0.1:0")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

@@ -23,6 +23,8 @@ fn spawn_server(azurite: &Azurite, port: u16) -> Child {
     Command::new(BIN)
         .env_clear()
         .env("SCALEBOARD_ADDR", format!("127.0.0.1:{port}"))
+        // A free port: tests run side by side, and the default port may be taken.
+        .env("SCALEBOARD_METRICS_ADDR", "127.0.0.1:0")
         .env(
             "SCALEBOARD_AZURITE_BLOB",
             format!("127.0.0.1:{}", azurite.ports().blob),

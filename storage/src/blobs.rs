@@ -13,6 +13,7 @@ use azure_storage_blob::models::{
 };
 use futures_util::TryStreamExt;
 
+use crate::observe::Operation;
 use crate::{Error, Result, Storage};
 
 /// When a conditional write may happen.
@@ -38,39 +39,45 @@ impl Storage {
         bytes: Vec<u8>,
         content_type: &str,
     ) -> Result<Option<String>> {
-        let options = BlobClientUploadOptions {
-            blob_content_type: Some(content_type.to_string()),
-            ..Default::default()
-        };
-        let result = self
-            .container(container)
-            .blob_client(path)
-            .upload(RequestContent::from(bytes), Some(options))
-            .await
-            .map_err(|e| self.blob_error(format!("writing blob `{container}/{path}`"), e))?;
-        Ok(result.etag.map(|etag| etag.to_string()))
+        self.observe(Operation::UploadBlob, async {
+            let options = BlobClientUploadOptions {
+                blob_content_type: Some(content_type.to_string()),
+                ..Default::default()
+            };
+            let result = self
+                .container(container)
+                .blob_client(path)
+                .upload(RequestContent::from(bytes), Some(options))
+                .await
+                .map_err(|e| self.blob_error(format!("writing blob `{container}/{path}`"), e))?;
+            Ok(result.etag.map(|etag| etag.to_string()))
+        })
+        .await
     }
 
     /// The content of `container/path`, or `None` when the blob (or its container) does not
     /// exist.
     pub async fn download_blob(&self, container: &str, path: &str) -> Result<Option<Vec<u8>>> {
-        let operation = || format!("reading blob `{container}/{path}`");
-        let response = match self
-            .container(container)
-            .blob_client(path)
-            .download(None)
-            .await
-        {
-            Ok(response) => response,
-            Err(e) if e.http_status() == Some(StatusCode::NotFound) => return Ok(None),
-            Err(e) => return Err(self.blob_error(operation(), e)),
-        };
-        let bytes = response
-            .body
-            .collect()
-            .await
-            .map_err(|e| self.blob_error(operation(), e))?;
-        Ok(Some(bytes.to_vec()))
+        self.observe(Operation::DownloadBlob, async {
+            let operation = || format!("reading blob `{container}/{path}`");
+            let response = match self
+                .container(container)
+                .blob_client(path)
+                .download(None)
+                .await
+            {
+                Ok(response) => response,
+                Err(e) if e.http_status() == Some(StatusCode::NotFound) => return Ok(None),
+                Err(e) => return Err(self.blob_error(operation(), e)),
+            };
+            let bytes = response
+                .body
+                .collect()
+                .await
+                .map_err(|e| self.blob_error(operation(), e))?;
+            Ok(Some(bytes.to_vec()))
+        })
+        .await
     }
 
     /// Writes `bytes` to `container/path` only if `condition` holds, and returns the new ETag;
@@ -84,39 +91,42 @@ impl Storage {
         content_type: &str,
         condition: Condition,
     ) -> Result<std::result::Result<String, ConditionFailed>> {
-        let operation = || format!("writing blob `{container}/{path}`");
-        let mut options = match condition {
-            Condition::Absent => BlockBlobClientUploadOptions::default().if_not_exists(),
-            Condition::Matches(etag) => BlockBlobClientUploadOptions {
-                if_match: Some(Etag::from(etag)),
-                ..Default::default()
-            },
-        };
-        options.blob_content_type = Some(content_type.to_string());
-        let written = self
-            .container(container)
-            .blob_client(path)
-            .block_blob_client()
-            .upload(RequestContent::from(bytes), Some(options))
-            .await;
-        match written {
-            Ok(result) => match result.etag {
-                Some(etag) => Ok(Ok(etag.to_string())),
-                None => Err(Error::Protocol {
-                    operation: operation(),
-                    problem: "the service sent no ETag".into(),
-                }),
-            },
-            Err(e)
-                if matches!(
-                    e.http_status(),
-                    Some(StatusCode::PreconditionFailed | StatusCode::Conflict)
-                ) =>
-            {
-                Ok(Err(ConditionFailed))
+        self.observe(Operation::UploadBlob, async {
+            let operation = || format!("writing blob `{container}/{path}`");
+            let mut options = match condition {
+                Condition::Absent => BlockBlobClientUploadOptions::default().if_not_exists(),
+                Condition::Matches(etag) => BlockBlobClientUploadOptions {
+                    if_match: Some(Etag::from(etag)),
+                    ..Default::default()
+                },
+            };
+            options.blob_content_type = Some(content_type.to_string());
+            let written = self
+                .container(container)
+                .blob_client(path)
+                .block_blob_client()
+                .upload(RequestContent::from(bytes), Some(options))
+                .await;
+            match written {
+                Ok(result) => match result.etag {
+                    Some(etag) => Ok(Ok(etag.to_string())),
+                    None => Err(Error::Protocol {
+                        operation: operation(),
+                        problem: "the service sent no ETag".into(),
+                    }),
+                },
+                Err(e)
+                    if matches!(
+                        e.http_status(),
+                        Some(StatusCode::PreconditionFailed | StatusCode::Conflict)
+                    ) =>
+                {
+                    Ok(Err(ConditionFailed))
+                }
+                Err(e) => Err(self.blob_error(operation(), e)),
             }
-            Err(e) => Err(self.blob_error(operation(), e)),
-        }
+        })
+        .await
     }
 
     /// The content of `container/path` and its ETag, or `None` when the blob does not exist. A
@@ -127,67 +137,76 @@ impl Storage {
         container: &str,
         path: &str,
     ) -> Result<Option<(Vec<u8>, String)>> {
-        const ETAG: HeaderName = HeaderName::from_static("etag");
-        let operation = || format!("reading blob `{container}/{path}`");
-        let options = BlobClientDownloadOptions {
-            parallel: Some(std::num::NonZero::<usize>::MIN),
-            ..Default::default()
-        };
-        let response = match self
-            .container(container)
-            .blob_client(path)
-            .download(Some(options))
-            .await
-        {
-            Ok(response) => response,
-            Err(e) if e.http_status() == Some(StatusCode::NotFound) => return Ok(None),
-            Err(e) => return Err(self.blob_error(operation(), e)),
-        };
-        let etag = response
-            .headers
-            .get_optional_str(&ETAG)
-            .map(str::to_string)
-            .ok_or_else(|| Error::Protocol {
-                operation: operation(),
-                problem: "the service sent no ETag".into(),
-            })?;
-        let bytes = response
-            .body
-            .collect()
-            .await
-            .map_err(|e| self.blob_error(operation(), e))?;
-        Ok(Some((bytes.to_vec(), etag)))
+        self.observe(Operation::DownloadBlob, async {
+            const ETAG: HeaderName = HeaderName::from_static("etag");
+            let operation = || format!("reading blob `{container}/{path}`");
+            let options = BlobClientDownloadOptions {
+                parallel: Some(std::num::NonZero::<usize>::MIN),
+                ..Default::default()
+            };
+            let response = match self
+                .container(container)
+                .blob_client(path)
+                .download(Some(options))
+                .await
+            {
+                Ok(response) => response,
+                Err(e) if e.http_status() == Some(StatusCode::NotFound) => return Ok(None),
+                Err(e) => return Err(self.blob_error(operation(), e)),
+            };
+            let etag = response
+                .headers
+                .get_optional_str(&ETAG)
+                .map(str::to_string)
+                .ok_or_else(|| Error::Protocol {
+                    operation: operation(),
+                    problem: "the service sent no ETag".into(),
+                })?;
+            let bytes = response
+                .body
+                .collect()
+                .await
+                .map_err(|e| self.blob_error(operation(), e))?;
+            Ok(Some((bytes.to_vec(), etag)))
+        })
+        .await
     }
 
     /// Deletes `container/path`; a blob already gone is not an error.
     pub async fn delete_blob(&self, container: &str, path: &str) -> Result<()> {
-        match self
-            .container(container)
-            .blob_client(path)
-            .delete(None)
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.http_status() == Some(StatusCode::NotFound) => Ok(()),
-            Err(e) => Err(self.blob_error(format!("deleting blob `{container}/{path}`"), e)),
-        }
+        self.observe(Operation::DeleteBlob, async {
+            match self
+                .container(container)
+                .blob_client(path)
+                .delete(None)
+                .await
+            {
+                Ok(_) => Ok(()),
+                Err(e) if e.http_status() == Some(StatusCode::NotFound) => Ok(()),
+                Err(e) => Err(self.blob_error(format!("deleting blob `{container}/{path}`"), e)),
+            }
+        })
+        .await
     }
 
     /// Names of the blobs in `container` that start with `prefix`, in name order.
     pub async fn list_blob_names(&self, container: &str, prefix: &str) -> Result<Vec<String>> {
-        let operation = || format!("listing blobs `{container}/{prefix}*`");
-        let options = BlobContainerClientListBlobsOptions {
-            prefix: Some(prefix.to_string()),
-            ..Default::default()
-        };
-        let items: Vec<_> = self
-            .container(container)
-            .list_blobs(Some(options))
-            .map_err(|e| self.blob_error(operation(), e))?
-            .try_collect()
-            .await
-            .map_err(|e| self.blob_error(operation(), e))?;
-        Ok(items.into_iter().filter_map(|item| item.name).collect())
+        self.observe(Operation::ListBlobs, async {
+            let operation = || format!("listing blobs `{container}/{prefix}*`");
+            let options = BlobContainerClientListBlobsOptions {
+                prefix: Some(prefix.to_string()),
+                ..Default::default()
+            };
+            let items: Vec<_> = self
+                .container(container)
+                .list_blobs(Some(options))
+                .map_err(|e| self.blob_error(operation(), e))?
+                .try_collect()
+                .await
+                .map_err(|e| self.blob_error(operation(), e))?;
+            Ok(items.into_iter().filter_map(|item| item.name).collect())
+        })
+        .await
     }
 
     /// The URL of `container/path` without any credential in it: what a BlobCreated event

@@ -13,6 +13,7 @@ use azure_storage_queue::{QueueClient, QueueServiceClient};
 
 use crate::account::{Account, Credential};
 use crate::error::strip_url_queries;
+use crate::observe::{observed, Observer, Operation};
 use crate::role::Role;
 use crate::sas::account_sas;
 use crate::{names, Error, Result};
@@ -30,6 +31,8 @@ type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
 #[derive(Clone)]
 pub struct Storage {
     inner: Arc<Inner>,
+    /// Told how each call ended (see [`Storage::observed_by`]).
+    observer: Option<Arc<dyn Observer>>,
 }
 
 struct Inner {
@@ -97,13 +100,33 @@ impl Storage {
                 queue_endpoint: account.queue_endpoint.to_string(),
                 blob_endpoint: account.blob_endpoint.to_string(),
             }),
+            observer: None,
         })
     }
 
     /// Clients for the same account connected as `role`: the server hands its in-process
-    /// workers (the local scaling model) a worker's SAS rather than its own.
+    /// workers (the local scaling model) a worker's SAS rather than its own. They report to the
+    /// same observer.
     pub fn with_role(&self, role: Role) -> Result<Storage> {
-        Storage::connect_with_clock(&self.inner.account, role, self.inner.clock.clone())
+        let mut storage =
+            Storage::connect_with_clock(&self.inner.account, role, self.inner.clock.clone())?;
+        storage.observer = self.observer.clone();
+        Ok(storage)
+    }
+
+    /// These clients, telling `observer` how every call ends (its clones too).
+    pub fn observed_by(mut self, observer: Arc<dyn Observer>) -> Storage {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// Runs one storage call, reporting its end to the observer, if any.
+    pub(crate) async fn observe<T>(
+        &self,
+        operation: Operation,
+        call: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
+        observed(self.observer.as_ref(), operation, call).await
     }
 
     /// The role these clients were connected as.
@@ -166,6 +189,11 @@ impl Storage {
 
     /// Creates every queue and container Scaleboard uses, leaving existing ones alone.
     pub async fn ensure_resources(&self) -> Result<()> {
+        self.observe(Operation::CreateResources, self.create_resources())
+            .await
+    }
+
+    async fn create_resources(&self) -> Result<()> {
         for name in names::QUEUES {
             let queue = self.queue(name)?;
             match queue.create(None).await {
@@ -195,17 +223,20 @@ impl Storage {
     /// The queue's approximate message count: visible and invisible messages, what KEDA's
     /// `queueLengthStrategy: all` reads.
     pub async fn queue_length(&self, name: &str) -> Result<u64> {
-        let operation = || format!("reading the length of queue `{name}`");
-        let response = self
-            .queue(name)?
-            .get_properties(None)
-            .await
-            .map_err(|e| self.queue_error(operation(), e))?;
-        let count = response
-            .approximate_messages_count()
-            .map_err(|e| self.queue_error(operation(), e))?
-            .unwrap_or(0);
-        Ok(u64::try_from(count).unwrap_or(0))
+        self.observe(Operation::QueueLength, async {
+            let operation = || format!("reading the length of queue `{name}`");
+            let response = self
+                .queue(name)?
+                .get_properties(None)
+                .await
+                .map_err(|e| self.queue_error(operation(), e))?;
+            let count = response
+                .approximate_messages_count()
+                .map_err(|e| self.queue_error(operation(), e))?
+                .unwrap_or(0);
+            Ok(u64::try_from(count).unwrap_or(0))
+        })
+        .await
     }
 
     /// Runs a storage call with a deadline, so a probe answers in bounded time even when the

@@ -16,6 +16,8 @@
 //! - [`messages`]: queue messages: base64 bodies, receive, delete, extend visibility.
 //! - [`client`]: [`Storage`], the connected clients (renewing their SAS before it ends) and the
 //!   few operations both binaries need.
+//! - [`observe`]: an [`observe::Observer`] hears how each call ends (per operation), so a binary
+//!   can count calls and errors without this crate knowing about its metrics.
 
 pub mod account;
 pub mod args;
@@ -23,6 +25,7 @@ pub mod blobs;
 pub mod client;
 pub mod messages;
 pub mod names;
+pub mod observe;
 pub mod role;
 pub mod sas;
 

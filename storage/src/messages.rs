@@ -11,6 +11,7 @@ use azure_core::http::StatusCode;
 use azure_storage_queue::models::{QueueClientReceiveMessagesOptions, QueueMessage};
 use base64::Engine;
 
+use crate::observe::Operation;
 use crate::{Error, Result, Storage};
 
 /// A received message and what is needed to delete or extend it.
@@ -50,17 +51,20 @@ const POP_RECEIPT: HeaderName = HeaderName::from_static("x-ms-popreceipt");
 impl Storage {
     /// Sends `text` (base64-encoded) to `queue`.
     pub async fn send(&self, queue: &str, text: &str) -> Result<()> {
-        let message = QueueMessage {
-            message_text: Some(encode(text)),
-        };
-        let content = message
-            .try_into()
-            .map_err(|e| Error::Config(format!("encoding a message for `{queue}`: {e}")))?;
-        self.queue(queue)?
-            .send_message(content, None)
-            .await
-            .map_err(|e| self.queue_error(format!("sending to queue `{queue}`"), e))?;
-        Ok(())
+        self.observe(Operation::SendMessage, async {
+            let message = QueueMessage {
+                message_text: Some(encode(text)),
+            };
+            let content = message
+                .try_into()
+                .map_err(|e| Error::Config(format!("encoding a message for `{queue}`: {e}")))?;
+            self.queue(queue)?
+                .send_message(content, None)
+                .await
+                .map_err(|e| self.queue_error(format!("sending to queue `{queue}`"), e))?;
+            Ok(())
+        })
+        .await
     }
 
     /// Receives up to `max` (1–32) messages, hidden from others for `visibility`.
@@ -70,52 +74,58 @@ impl Storage {
         max: u8,
         visibility: Duration,
     ) -> Result<Vec<Received>> {
-        let options = QueueClientReceiveMessagesOptions {
-            number_of_messages: Some(i32::from(max.clamp(1, 32))),
-            visibility_timeout: Some(seconds(visibility)),
-            ..Default::default()
-        };
-        let operation = || format!("receiving from queue `{queue}`");
-        let messages = self
-            .queue(queue)?
-            .receive_messages(Some(options))
-            .await
-            .map_err(|e| self.queue_error(operation(), e))?
-            .into_model()
-            .map_err(|e| self.queue_error(operation(), e))?;
-        Ok(messages
-            .items
-            .unwrap_or_default()
-            .into_iter()
-            .filter_map(|m| {
-                Some(Received {
-                    id: m.message_id?,
-                    pop_receipt: m.pop_receipt?,
-                    dequeue_count: u32::try_from(m.dequeue_count.unwrap_or(1)).unwrap_or(1),
-                    text: decode(m.message_text.as_deref().unwrap_or_default()),
-                    inserted_ms: m
-                        .insertion_time
-                        .and_then(|t| u64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()),
+        self.observe(Operation::ReceiveMessages, async {
+            let options = QueueClientReceiveMessagesOptions {
+                number_of_messages: Some(i32::from(max.clamp(1, 32))),
+                visibility_timeout: Some(seconds(visibility)),
+                ..Default::default()
+            };
+            let operation = || format!("receiving from queue `{queue}`");
+            let messages = self
+                .queue(queue)?
+                .receive_messages(Some(options))
+                .await
+                .map_err(|e| self.queue_error(operation(), e))?
+                .into_model()
+                .map_err(|e| self.queue_error(operation(), e))?;
+            Ok(messages
+                .items
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|m| {
+                    Some(Received {
+                        id: m.message_id?,
+                        pop_receipt: m.pop_receipt?,
+                        dequeue_count: u32::try_from(m.dequeue_count.unwrap_or(1)).unwrap_or(1),
+                        text: decode(m.message_text.as_deref().unwrap_or_default()),
+                        inserted_ms: m
+                            .insertion_time
+                            .and_then(|t| u64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok()),
+                    })
                 })
-            })
-            .collect())
+                .collect())
+        })
+        .await
     }
 
     /// Deletes a message. A message already gone (deleted by another consumer after its
     /// visibility expired) is not an error: at-least-once delivery makes that normal.
     pub async fn delete(&self, queue: &str, message: &Received) -> Result<()> {
-        match self
-            .queue(queue)?
-            .delete_message(&message.id, &message.pop_receipt, None)
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.http_status() == Some(StatusCode::NotFound) => Ok(()),
-            Err(e) => Err(self.queue_error(
-                format!("deleting message {} from queue `{queue}`", message.id),
-                e,
-            )),
-        }
+        self.observe(Operation::DeleteMessage, async {
+            match self
+                .queue(queue)?
+                .delete_message(&message.id, &message.pop_receipt, None)
+                .await
+            {
+                Ok(_) => Ok(()),
+                Err(e) if e.http_status() == Some(StatusCode::NotFound) => Ok(()),
+                Err(e) => Err(self.queue_error(
+                    format!("deleting message {} from queue `{queue}`", message.id),
+                    e,
+                )),
+            }
+        })
+        .await
     }
 
     /// Hides a received message for `visibility` from now (0 makes it visible again at once)
@@ -126,23 +136,26 @@ impl Storage {
         message: &mut Received,
         visibility: Duration,
     ) -> Result<()> {
-        let response = self
-            .queue(queue)?
-            .update_message(&message.id, &message.pop_receipt, seconds(visibility), None)
-            .await
-            .map_err(|e| {
-                self.queue_error(
-                    format!(
-                        "updating the visibility of message {} in `{queue}`",
-                        message.id
-                    ),
-                    e,
-                )
-            })?;
-        if let Some(receipt) = response.headers().get_optional_str(&POP_RECEIPT) {
-            message.pop_receipt = receipt.to_string();
-        }
-        Ok(())
+        self.observe(Operation::UpdateMessage, async {
+            let response = self
+                .queue(queue)?
+                .update_message(&message.id, &message.pop_receipt, seconds(visibility), None)
+                .await
+                .map_err(|e| {
+                    self.queue_error(
+                        format!(
+                            "updating the visibility of message {} in `{queue}`",
+                            message.id
+                        ),
+                        e,
+                    )
+                })?;
+            if let Some(receipt) = response.headers().get_optional_str(&POP_RECEIPT) {
+                message.pop_receipt = receipt.to_string();
+            }
+            Ok(())
+        })
+        .await
     }
 }
 

@@ -1,10 +1,13 @@
 //! `/healthz` for the kubelet's probes: 200 with the worker's counters while it runs, 503 once
-//! it is shutting down so that no new traffic or attention goes its way.
+//! it is shutting down so that no new traffic or attention goes its way. `/metrics` on the same
+//! port: the same counters and the item durations for Prometheus, in the OpenMetrics text
+//! format (the port is the pod's own, so the scraper needs no second one).
 
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
@@ -36,6 +39,7 @@ struct HealthState {
 pub fn router(worker_id: String, progress: Arc<Progress>, shutdown: CancellationToken) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .route(plumbing::metrics::PATH, get(metrics))
         .with_state(HealthState {
             worker_id,
             progress,
@@ -68,6 +72,24 @@ async fn healthz(State(state): State<HealthState>) -> (StatusCode, Json<Health>)
         StatusCode::OK
     };
     (status, Json(health))
+}
+
+async fn metrics(State(state): State<HealthState>) -> Response {
+    match plumbing::metrics::encode(state.progress.metrics().registry()) {
+        Ok(text) => (
+            [(header::CONTENT_TYPE, plumbing::metrics::CONTENT_TYPE)],
+            text,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!("encoding the metrics: {e}");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Json(serde_json::json!({ "error": "the metrics could not be encoded" })),
+            )
+                .into_response()
+        }
+    }
 }
 
 #[cfg(test)]

@@ -101,6 +101,7 @@ impl Request {
 /// it back if shutdown's grace runs out first.
 pub(crate) async fn process(ctx: &Context, message: Received) -> Outcome {
     let _busy = ctx.progress.working();
+    let started = std::time::Instant::now();
     ctx.progress.add(Counter::Received);
     let received_at = SystemTime::now();
     let inserted_ms = message.inserted_ms;
@@ -149,6 +150,9 @@ pub(crate) async fn process(ctx: &Context, message: Received) -> Outcome {
     span.record("outcome", tracing::field::debug(outcome));
     if outcome == Outcome::Recovered {
         ctx.progress.add(Counter::Recovered);
+    }
+    if matches!(outcome, Outcome::Completed | Outcome::Recovered) {
+        ctx.progress.completed_in(started.elapsed());
     }
     ctx.progress.add(match outcome {
         Outcome::Completed | Outcome::Recovered => Counter::Processed,

@@ -36,7 +36,9 @@
 //! - [`event`]: the Event Grid events the worker posts.
 //! - [`retry`]: which storage failures pass, and retrying them.
 //! - [`stats`]: [`Stats`] and the live [`Progress`] counters.
-//! - [`health`]: the `/healthz` endpoint for the kubelet's probes.
+//! - [`health`]: the `/healthz` endpoint for the kubelet's probes, and `/metrics` for
+//!   Prometheus.
+//! - [`metrics`]: the worker's Prometheus metrics (counts, and how long completed items took).
 
 pub mod check;
 pub mod compute;
@@ -44,6 +46,7 @@ pub mod config;
 pub mod consumer;
 pub mod event;
 pub mod health;
+pub mod metrics;
 pub mod poison;
 pub mod retry;
 pub mod stats;

@@ -2,11 +2,14 @@
 //!
 //! [`Progress`] is shared between the item loops, the health endpoint and whoever started the
 //! worker (the local scaling model reads `busy` to show which pods are working); [`Stats`] is a
-//! copy of its counters at one moment.
+//! copy of its counters at one moment. Every count also goes to the worker's Prometheus
+//! metrics ([`WorkerMetrics`]).
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use serde::Serialize;
+
+use crate::metrics::WorkerMetrics;
 
 /// Counters of one worker at one moment.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
@@ -47,6 +50,7 @@ pub struct Progress {
     extensions: AtomicU64,
     storage_retries: AtomicU64,
     busy: AtomicUsize,
+    metrics: WorkerMetrics,
 }
 
 /// One of the counters of [`Progress`].
@@ -85,7 +89,18 @@ impl Progress {
         self.busy.load(Ordering::Relaxed)
     }
 
+    /// The same counts as Prometheus metrics, for `/metrics`.
+    pub fn metrics(&self) -> &WorkerMetrics {
+        &self.metrics
+    }
+
+    /// A completed item took `took` from its receipt to its message's deletion.
+    pub(crate) fn completed_in(&self, took: std::time::Duration) {
+        self.metrics.completed_in(took);
+    }
+
     pub(crate) fn add(&self, counter: Counter) {
+        self.metrics.count(counter);
         let cell = match counter {
             Counter::Received => &self.received,
             Counter::Processed => &self.processed,
@@ -103,6 +118,7 @@ impl Progress {
     /// Marks one message as being worked on until the guard is dropped, however the work ends.
     pub(crate) fn working(&self) -> Busy<'_> {
         self.busy.fetch_add(1, Ordering::Relaxed);
+        self.metrics.busy.inc();
         Busy(self)
     }
 }
@@ -113,6 +129,7 @@ pub(crate) struct Busy<'a>(&'a Progress);
 impl Drop for Busy<'_> {
     fn drop(&mut self) {
         self.0.busy.fetch_sub(1, Ordering::Relaxed);
+        self.0.metrics.busy.dec();
     }
 }
 

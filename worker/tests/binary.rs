@@ -1,5 +1,5 @@
 //! The `scaleboard-worker` process as a pod runs it: configured by environment, healthy on
-//! `/healthz`, done with exit code 0 after SIGTERM.
+//! `/healthz`, its metrics on `/metrics` of the same port, done with exit code 0 after SIGTERM.
 
 mod common;
 
@@ -74,7 +74,7 @@ async fn works_the_queue_and_exits_zero_on_sigterm() {
 
     let deadline = Deadline::after(Duration::from_secs(20), "/healthz");
     let health = loop {
-        match get_healthz(health_port).await {
+        match get(health_port, "/healthz").await {
             Some(response) => break response,
             None => deadline.pause().await,
         }
@@ -82,6 +82,58 @@ async fn works_the_queue_and_exits_zero_on_sigterm() {
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
     assert!(health.contains(r#""workerId":"pod-binary""#), "{health}");
     assert!(health.contains(r#""processed":3"#), "{health}");
+
+    // The same port serves Prometheus: the counts and one duration per completed item.
+    let response = get(health_port, "/metrics")
+        .await
+        .expect("/metrics answers");
+    let (head, body) = response.split_once("\r\n\r\n").unwrap();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains(&format!(
+            "content-type: {}",
+            plumbing::metrics::CONTENT_TYPE
+        )),
+        "{head}"
+    );
+    let scrape = plumbing::metrics::Scrape::parse(body).unwrap();
+    let value = |name: &str| scrape.value(name, &[]);
+    assert_eq!(
+        value("scaleboard_worker_messages_received_total"),
+        Some(3.0),
+        "{body}"
+    );
+    assert_eq!(
+        value("scaleboard_worker_items_completed_total"),
+        Some(3.0),
+        "{body}"
+    );
+    assert_eq!(
+        value("scaleboard_worker_items_failed_total"),
+        Some(0.0),
+        "{body}"
+    );
+    assert_eq!(
+        value("scaleboard_worker_messages_poisoned_total"),
+        Some(0.0),
+        "{body}"
+    );
+    assert_eq!(
+        value("scaleboard_worker_messages_released_total"),
+        Some(0.0),
+        "{body}"
+    );
+    assert_eq!(
+        value("scaleboard_worker_item_duration_seconds_count"),
+        Some(3.0),
+        "{body}"
+    );
+    assert!(
+        value("scaleboard_worker_item_duration_seconds_sum").unwrap() > 0.0,
+        "{body}"
+    );
+    assert_eq!(value("scaleboard_worker_busy"), Some(0.0), "{body}");
+    assert!(body.ends_with("# EOF\n"), "{body}");
 
     let pid = child.id().expect("the worker is running").to_string();
     let killed = Command::new("kill")
@@ -116,13 +168,16 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// The raw HTTP response of `/healthz`, or `None` while nothing listens.
-async fn get_healthz(port: u16) -> Option<String> {
+/// The raw HTTP response of `path`, or `None` while nothing listens.
+async fn get(port: u16, path: &str) -> Option<String> {
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .ok()?;
     stream
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                .as_bytes(),
+        )
         .await
         .ok()?;
     let mut response = String::new();

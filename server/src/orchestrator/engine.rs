@@ -106,6 +106,8 @@ pub(super) struct Inner {
     pub(super) shutdown: CancellationToken,
     /// Every task the engine spawns, so that shutdown can wait for them.
     pub(super) tracker: TaskTracker,
+    /// Counts what the engine does (see `crate::metrics`).
+    pub(super) metrics: crate::metrics::Metrics,
     pub(super) runs: SyncMutex<HashMap<RunId, Arc<Mutex<Entry>>>>,
     /// The runs whose fan-out task is going on: at most one per run.
     pub(super) fanning_out: SyncMutex<HashSet<RunId>>,
@@ -113,12 +115,13 @@ pub(super) struct Inner {
 
 impl Engine {
     /// Creates the engine; its background work waits for [`Engine::start_loops`]. Every task
-    /// it spawns goes on `tracker`.
+    /// it spawns goes on `tracker`; what it does is counted in `metrics`.
     pub fn new(
         storage: Storage,
         config: EngineConfig,
         shutdown: CancellationToken,
         tracker: TaskTracker,
+        metrics: crate::metrics::Metrics,
     ) -> Engine {
         Engine {
             inner: Arc::new(Inner {
@@ -127,6 +130,7 @@ impl Engine {
                 config,
                 shutdown,
                 tracker,
+                metrics,
                 runs: SyncMutex::new(HashMap::new()),
                 fanning_out: SyncMutex::new(HashSet::new()),
             }),
@@ -375,6 +379,7 @@ impl Engine {
             });
         }
         for attempt in 0..3 {
+            let before = entry.doc.state.progress();
             let mut doc = entry.doc.clone();
             let batch = apply_all(&mut doc.state, events.iter().cloned());
             if let Some(rejected) = batch.rejected.first() {
@@ -391,6 +396,7 @@ impl Engine {
             }
             match self.inner.store.replace(&doc, &entry.etag).await {
                 Ok(etag) => {
+                    self.inner.metrics.applied(before, &doc.state, &events);
                     for command in &batch.commands {
                         if let Command::Finish(status) = command {
                             let progress = doc.state.progress();

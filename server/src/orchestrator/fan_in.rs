@@ -112,8 +112,12 @@ impl Engine {
         }
         let mut applied = HashMap::new();
         for (run, events) in batch.events_by_run(&results) {
+            let count = events.len() as u64;
             let outcome = match self.apply(&run, events).await {
-                Ok(_) => Applied::Stored,
+                Ok(_) => {
+                    self.inner.metrics.fan_in_events.inc_by(count);
+                    Applied::Stored
+                }
                 Err(EngineError::NotFound(_)) => {
                     tracing::debug!(run = %run, "events for an unknown or purged run dropped");
                     Applied::Unknown

@@ -175,6 +175,10 @@ impl Engine {
             .upload_blob(names::INPUT_CONTAINER, &blob, body, "application/json")
             .await?;
         let message = serde_json::to_string(&message).expect("a work item always serializes");
-        Ok(self.inner.storage.send(names::WORK_QUEUE, &message).await?)
+        // Noted before the send: a worker may finish the item before the send returns.
+        self.inner.metrics.enqueuing(id, item, now_ms());
+        self.inner.storage.send(names::WORK_QUEUE, &message).await?;
+        self.inner.metrics.fan_out_messages.inc();
+        Ok(())
     }
 }

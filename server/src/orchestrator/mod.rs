@@ -14,7 +14,9 @@
 //! - `item_spans`: the fan-in's span of each traced item event.
 //! - `triage`: which event messages are applied, kept for a retry or dropped (pure).
 //! - `recovery`: resuming every unfinished run at start-up.
+//! - `census`: the runs known, by status (for the metrics).
 
+mod census;
 pub mod engine;
 mod fan_in;
 mod fan_out;

@@ -160,5 +160,5 @@ async fn live_socket(
     State(state): State<ReplayState>,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    crate::live_socket::serve_hub(state.hub.clone(), state.shutdown.clone(), upgrade)
+    crate::live_socket::serve_hub(state.hub.clone(), state.shutdown.clone(), upgrade, ())
 }

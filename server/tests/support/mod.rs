@@ -17,6 +17,8 @@ use tokio_util::sync::CancellationToken;
 
 pub struct TestServer {
     pub addr: SocketAddr,
+    /// Where `/metrics` is served, when `Settings::metrics` asked for it.
+    pub metrics_addr: Option<SocketAddr>,
     pub storage: Storage,
     pub shutdown: CancellationToken,
     pub running: server::Running,
@@ -32,6 +34,8 @@ pub struct Settings {
     pub cluster: Option<autoscale::Profile>,
     /// Samples the hub keeps (100 = 20 s at the tests' 200 ms).
     pub history: usize,
+    /// Serve `/metrics` on a listener of its own (a free port).
+    pub metrics: bool,
 }
 
 impl Default for Settings {
@@ -43,6 +47,7 @@ impl Default for Settings {
             max_input_count: 100_000,
             cluster: None,
             history: 100,
+            metrics: false,
         }
     }
 }
@@ -63,6 +68,10 @@ impl TestServer {
     pub async fn with(blob_port: u16, queue_port: u16, settings: Settings) -> TestServer {
         let storage = storage_for(blob_port, queue_port);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let metrics_listener = match settings.metrics {
+            true => Some(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()),
+            false => None,
+        };
         let cluster = match settings.cluster {
             Some(profile) => ClusterChoice::Local {
                 profile: Box::new(profile),
@@ -74,7 +83,7 @@ impl TestServer {
             },
             None => ClusterChoice::None,
         };
-        let running = server::start(
+        let running = server::startup::start_with(
             server::Settings {
                 storage: storage.clone(),
                 engine: settings.engine,
@@ -98,11 +107,13 @@ impl TestServer {
                 .unwrap(),
             },
             listener,
+            metrics_listener,
         )
         .await
         .unwrap();
         TestServer {
             addr: running.addr(),
+            metrics_addr: running.metrics_addr(),
             storage,
             shutdown: running.shutdown_token(),
             running,
