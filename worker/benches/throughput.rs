@@ -150,6 +150,7 @@ async fn worker_rate(storage: &Storage, count: usize, workers: usize) -> anyhow:
                 run_id: run,
                 item,
                 input_blob: path,
+                run_created_ms: None,
             };
             storage
                 .send(

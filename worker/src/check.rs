@@ -129,6 +129,7 @@ mod tests {
             run_id: run_id.into(),
             item,
             input_blob: input_blob.into(),
+            run_created_ms: None,
         }
     }
 

@@ -350,6 +350,7 @@ fn work_message(run_id: &str, item: u32, input_blob: &str) -> String {
         run_id: run_id.into(),
         item,
         input_blob: input_blob.into(),
+        run_created_ms: None,
     })
     .unwrap()
 }

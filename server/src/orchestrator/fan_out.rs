@@ -45,7 +45,7 @@ impl Engine {
             let Ok(entry) = self.entry(&id).await else {
                 break;
             };
-            let (items, input) = {
+            let (items, input, created_ms) = {
                 let entry = entry.lock().await;
                 let state = &entry.doc.state;
                 if entry.purged {
@@ -54,12 +54,13 @@ impl Engine {
                 (
                     state.next_to_schedule(state.input_count() as usize),
                     entry.doc.input.clone(),
+                    state.created_ms(),
                 )
             };
             if items.is_empty() {
                 break;
             }
-            match self.schedule_items(&id, items, &input).await {
+            match self.schedule_items(&id, items, &input, created_ms).await {
                 Ok(()) => delay = Duration::from_millis(200),
                 Err(e) => {
                     tracing::warn!(run = %id, "fan-out: {e}; retrying in {delay:?}");
@@ -91,6 +92,7 @@ impl Engine {
         id: &RunId,
         items: Vec<u32>,
         input: &RunInput,
+        created_ms: u64,
     ) -> Result<(), EngineError> {
         let config = &self.inner.config;
         let batch = config.fan_out_batch.max(1);
@@ -100,7 +102,9 @@ impl Engine {
                 let go = !stop.load(Ordering::Relaxed) && !self.inner.shutdown.is_cancelled();
                 std::future::ready(go)
             })
-            .map(|item| async move { (item, self.schedule_item(id, item, input).await) })
+            .map(
+                |item| async move { (item, self.schedule_item(id, item, input, created_ms).await) },
+            )
             .buffer_unordered(config.fan_out_concurrency.max(1));
         let mut recording = FuturesUnordered::new();
         let mut pending = Vec::with_capacity(batch);
@@ -143,6 +147,7 @@ impl Engine {
         id: &RunId,
         item: u32,
         input: &RunInput,
+        created_ms: u64,
     ) -> Result<(), EngineError> {
         let blob = item_blob(id.as_str(), item);
         let body = serde_json::to_vec(&item_input(id.as_str(), item, input))
@@ -151,7 +156,7 @@ impl Engine {
             .storage
             .upload_blob(names::INPUT_CONTAINER, &blob, body, "application/json")
             .await?;
-        let message = serde_json::to_string(&work_item(id.as_str(), item))
+        let message = serde_json::to_string(&work_item(id.as_str(), item, created_ms))
             .expect("a work item always serializes");
         Ok(self.inner.storage.send(names::WORK_QUEUE, &message).await?)
     }

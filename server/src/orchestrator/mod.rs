@@ -13,7 +13,9 @@
 //!   run, then delete the messages).
 //! - `triage`: which event messages are applied, kept for a retry or dropped (pure).
 //! - `recovery`: resuming every unfinished run at start-up.
+//! - `cancellation`: the marker a terminated or purged run leaves for the workers.
 
+mod cancellation;
 pub mod engine;
 mod fan_in;
 mod fan_out;

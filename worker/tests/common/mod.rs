@@ -83,6 +83,7 @@ impl Env {
             run_id: run_id.into(),
             item,
             input_blob: item_blob(run_id, item),
+            run_created_ms: None,
         };
         self.storage
             .send(WORK_QUEUE, &serde_json::to_string(&message).unwrap())
@@ -119,6 +120,7 @@ impl Env {
                         run_id: run_id.clone(),
                         item,
                         input_blob: path,
+                        run_created_ms: None,
                     };
                     storage
                         .send(WORK_QUEUE, &serde_json::to_string(&message).unwrap())
