@@ -264,6 +264,7 @@ mod tests {
         let message = tracing::subscriber::with_default(subscriber, || {
             let sender = tracing::info_span!("item.fan_out");
             let work = protocol::work::WorkItem {
+                run_created_ms: None,
                 run_id: "r".into(),
                 item: 1,
                 input_blob: "r/000001.json".into(),

@@ -22,6 +22,11 @@ pub struct WorkItem {
     /// and `tracestate` fields, absent when the server exports no traces.
     #[serde(flatten)]
     pub trace: TraceContext,
+    /// When the run was created (ms since the epoch): which run of that id the item belongs
+    /// to, since a purged run's id may be used again. A worker drops the item when the run's
+    /// [`Cancellation`] names the same creation time, or when the message has none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_created_ms: Option<u64>,
 }
 
 impl WorkItem {
@@ -31,6 +36,33 @@ impl WorkItem {
         self.trace = trace;
         self
     }
+}
+
+/// The marker a terminated or purged run leaves in container `orchestrations` at
+/// [`cancellation_blob`]: workers that find it drop the run's messages without computing them.
+/// It outlives the purge, so messages still in the queue afterwards are dropped too.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Cancellation {
+    pub run_id: String,
+    /// Creation time of the run cancelled: a later run under the same id is not cancelled.
+    pub run_created_ms: u64,
+    /// When it was cancelled (ms since the epoch).
+    pub at_ms: u64,
+}
+
+impl Cancellation {
+    /// Whether a message naming this run and created at `run_created_ms` (absent in messages
+    /// that do not say) is of the run cancelled.
+    pub fn covers(&self, run_created_ms: Option<u64>) -> bool {
+        run_created_ms.is_none_or(|created| created == self.run_created_ms)
+    }
+}
+
+/// Path of a run's [`Cancellation`] inside container `orchestrations`: `cancelled/{runId}`,
+/// which no run document (`{runId}.json`) can be named.
+pub fn cancellation_blob(run_id: &str) -> String {
+    format!("cancelled/{run_id}")
 }
 
 /// The content of an input blob, deterministic from the run id and the item number.
@@ -111,6 +143,7 @@ mod tests {
             item: 3,
             input_blob: "r/000003.json".into(),
             trace: TraceContext::default(),
+            run_created_ms: None,
         })
         .unwrap();
         assert_eq!(
@@ -130,6 +163,7 @@ mod tests {
                 traceparent: Some(traceparent.into()),
                 tracestate: Some("congo=t61rcWkgMzE".into()),
             },
+            run_created_ms: Some(7),
         };
         let json = serde_json::to_value(&traced).unwrap();
         assert_eq!(json["traceparent"], traceparent);
@@ -139,5 +173,23 @@ mod tests {
         let old: WorkItem =
             serde_json::from_str(r#"{"runId":"r","item":3,"inputBlob":"r/000003.json"}"#).unwrap();
         assert!(old.trace.is_empty());
+    }
+
+    #[test]
+    fn a_cancellation_covers_its_own_run_and_messages_that_do_not_say() {
+        let cancelled = Cancellation {
+            run_id: "r".into(),
+            run_created_ms: 7,
+            at_ms: 9,
+        };
+        assert!(cancelled.covers(Some(7)));
+        assert!(cancelled.covers(None));
+        assert!(!cancelled.covers(Some(8)), "a later run under the same id");
+        assert_eq!(cancellation_blob("r"), "cancelled/r");
+        let json = serde_json::to_value(&cancelled).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"runId": "r", "runCreatedMs": 7, "atMs": 9})
+        );
     }
 }

@@ -151,6 +151,7 @@ async fn worker_rate(storage: &Storage, count: usize, workers: usize) -> anyhow:
                 item,
                 input_blob: path,
                 trace: Default::default(),
+                run_created_ms: None,
             };
             storage
                 .send(

@@ -130,6 +130,7 @@ mod tests {
             item,
             input_blob: input_blob.into(),
             trace: Default::default(),
+            run_created_ms: None,
         }
     }
 

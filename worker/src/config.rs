@@ -42,6 +42,10 @@ pub struct WorkerConfig {
     /// Deadline of one storage call. The SDK's own retry policy can take over a minute against
     /// an unreachable endpoint; this bounds it so that one slow call cannot outlive a lease.
     pub call_timeout: Duration,
+    /// How long a run's cancellation marker, or its absence, is trusted before it is read
+    /// again: the longest a worker keeps computing a terminated run's items, and the period of
+    /// one read per run.
+    pub cancel_check_ttl: Duration,
 }
 
 impl WorkerConfig {
@@ -58,6 +62,7 @@ impl WorkerConfig {
             max_idle: Duration::from_millis(2000),
             retry: RetryPolicy::default(),
             call_timeout: Duration::from_secs(30),
+            cancel_check_ttl: Duration::from_secs(2),
         }
     }
 

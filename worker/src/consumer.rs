@@ -15,6 +15,7 @@ use storage::Storage;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::cancelled::CancelledRuns;
 use crate::config::WorkerConfig;
 use crate::item::{self, Outcome};
 use crate::retry::{self, is_transient};
@@ -28,6 +29,8 @@ pub(crate) struct Context {
     pub(crate) progress: Arc<Progress>,
     /// Cancelled when shutdown's grace is over: unfinished items are released.
     pub(crate) stop: CancellationToken,
+    /// The runs whose messages are dropped, looked up once per run per period.
+    pub(crate) cancelled: CancelledRuns,
 }
 
 impl Context {
@@ -80,6 +83,7 @@ pub async fn run_with(
     let concurrency = config.concurrency;
     let stop = CancellationToken::new();
     let ctx = Arc::new(Context {
+        cancelled: CancelledRuns::new(config.cancel_check_ttl),
         storage,
         config,
         progress: progress.clone(),

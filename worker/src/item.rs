@@ -10,7 +10,9 @@
 //!
 //! Before any of it, the message is [checked](crate::check): one whose run id is not a run id or
 //! whose input blob is not its item's own goes to the poison queue at once, and nothing is read,
-//! written or deleted for it.
+//! written or deleted for it. Then its run is looked up among the
+//! [cancelled](crate::cancelled) ones (cached): a terminated or purged run's message is deleted
+//! without computing, and so is one whose input is missing because its run was purged since.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -42,6 +44,8 @@ pub(crate) enum Outcome {
     Retrying,
     /// The message went to the poison queue and the item was reported failed.
     Poisoned,
+    /// The item's run was terminated or purged: message deleted, nothing computed or posted.
+    Cancelled,
     /// Shutdown came before the work ended; the message is visible again.
     Released,
     /// Storage kept failing; the message reappears after its visibility timeout.
@@ -158,6 +162,7 @@ pub(crate) async fn process(ctx: &Context, message: Received) -> Outcome {
         Outcome::Completed | Outcome::Recovered => Counter::Processed,
         Outcome::Retrying => Counter::Retried,
         Outcome::Poisoned => Counter::Failed,
+        Outcome::Cancelled => Counter::Cancelled,
         Outcome::Released => Counter::Released,
         Outcome::Abandoned => Counter::Abandoned,
     });
@@ -213,6 +218,14 @@ async fn handle(ctx: &Context, lease: &Lease, request: Request, label: &str) -> 
             return poison::poison(ctx, lease, label, rejection.failed_item(), &reason).await;
         }
     };
+    if ctx
+        .cancelled
+        .is_cancelled(ctx, &work.run_id, work.run_created_ms, label, false)
+        .await
+        == Some(true)
+    {
+        return drop_cancelled(ctx, lease, label).await;
+    }
     let this_item = Some((work.run_id.as_str(), work.item));
     let attempt = if lease.dequeue_count() > ctx.config.max_dequeue {
         // Taken too often without an answer: the workers that took it died (the item may kill
@@ -264,6 +277,15 @@ async fn attempt(
     else {
         if let Some(outcome) = recover(ctx, lease, work, label).await? {
             return Ok(outcome);
+        }
+        // A purge deletes inputs: a run purged since its check was cached is no failure.
+        if ctx
+            .cancelled
+            .is_cancelled(ctx, &work.run_id, work.run_created_ms, label, true)
+            .await
+            == Some(true)
+        {
+            return Ok(drop_cancelled(ctx, lease, label).await);
         }
         return Err(Failure::Item(format!(
             "input blob {INPUT_CONTAINER}/{input_path} is missing"
@@ -392,6 +414,21 @@ async fn finish(
         tracing::warn!(item = %label, "could not delete the input blob: {error}");
     }
     Ok(())
+}
+
+/// A message of a terminated or purged run: deleted, with nothing computed, written or posted
+/// (the run counts no more items). If the deletion fails it reappears and is dropped then.
+async fn drop_cancelled(ctx: &Context, lease: &Lease, label: &str) -> Outcome {
+    match lease.delete(ctx, label).await {
+        Ok(()) => {
+            tracing::debug!(item = %label, "run cancelled: message dropped");
+            Outcome::Cancelled
+        }
+        Err(error) => {
+            tracing::warn!(item = %label, "run cancelled, but the message could not be deleted; it reappears: {error}");
+            Outcome::Abandoned
+        }
+    }
 }
 
 /// A failed attempt: poisoned at the limit (reporting `failed_item` failed), otherwise visible

@@ -22,6 +22,8 @@
 //! - **Poison, not loops.** A message that keeps failing (bad JSON, missing input, a failing
 //!   computation) or keeps killing its workers goes to `work-items-poison` with the reason, and
 //!   a `Scaleboard.ItemFailed` event lets the run finish.
+//! - **Cancelled runs cost nothing.** A terminated or purged run's messages are deleted without
+//!   computing, once a cached look at the run's cancellation marker finds it.
 //! - **Storage hiccups are retried**, with exponential backoff and jitter, a bounded number of
 //!   times; an idle worker polls less and less often, up to a ceiling.
 //!
@@ -31,6 +33,7 @@
 //! - `item`: one message from receipt to deletion, in the order that keeps it safe.
 //! - `lease`: a message in hand: kept hidden while the work lasts, then deleted or released.
 //! - [`check`]: what a message may ask for, checked before anything is done for it.
+//! - `cancelled`: which runs are terminated or purged (their messages are dropped), cached.
 //! - [`compute`](mod@compute): the pure computation and [`DEFAULT_COST`].
 //! - [`poison`]: the poison queue's records and the failure path.
 //! - [`event`]: the Event Grid events the worker posts.
@@ -51,6 +54,7 @@ pub mod poison;
 pub mod retry;
 pub mod stats;
 
+mod cancelled;
 mod error;
 mod item;
 mod lease;

@@ -33,6 +33,8 @@ pub struct WorkerMetrics {
     abandoned: Counter,
     extensions: Counter,
     storage_retries: Counter,
+    cancelled: Counter,
+    cancel_checks: Counter,
     /// Messages in hand now.
     pub(crate) busy: Gauge,
     duration: Histogram,
@@ -78,6 +80,14 @@ impl Default for WorkerMetrics {
             "storage_retries",
             "Storage calls that failed transiently and were retried.",
         );
+        let cancelled = counter(
+            "messages_cancelled",
+            "Messages of a terminated or purged run, deleted without computing.",
+        );
+        let cancel_checks = counter(
+            "cancel_checks",
+            "Storage reads of a run's cancellation marker (cached per run).",
+        );
         let busy = Gauge::default();
         registry.register("busy", "Messages being worked on now.", busy.clone());
         let duration = Histogram::new(DURATION_BUCKETS);
@@ -97,6 +107,8 @@ impl Default for WorkerMetrics {
             abandoned,
             extensions,
             storage_retries,
+            cancelled,
+            cancel_checks,
             busy,
             duration,
         }
@@ -124,6 +136,8 @@ impl WorkerMetrics {
             Count::Abandoned => &self.abandoned,
             Count::Extensions => &self.extensions,
             Count::StorageRetries => &self.storage_retries,
+            Count::Cancelled => &self.cancelled,
+            Count::CancelChecks => &self.cancel_checks,
         };
         counter.inc();
     }

@@ -35,6 +35,10 @@ pub struct Stats {
     pub extensions: u64,
     /// Storage calls that failed transiently and were retried.
     pub storage_retries: u64,
+    /// Messages of terminated or purged runs, deleted without computing.
+    pub cancelled: u64,
+    /// Reads of runs' cancellation markers (one per run per cache period, not per message).
+    pub cancel_checks: u64,
 }
 
 /// Live counters, updated by the item loops.
@@ -49,6 +53,8 @@ pub struct Progress {
     abandoned: AtomicU64,
     extensions: AtomicU64,
     storage_retries: AtomicU64,
+    cancelled: AtomicU64,
+    cancel_checks: AtomicU64,
     busy: AtomicUsize,
     metrics: WorkerMetrics,
 }
@@ -65,6 +71,8 @@ pub(crate) enum Counter {
     Abandoned,
     Extensions,
     StorageRetries,
+    Cancelled,
+    CancelChecks,
 }
 
 impl Progress {
@@ -81,6 +89,8 @@ impl Progress {
             abandoned: get(&self.abandoned),
             extensions: get(&self.extensions),
             storage_retries: get(&self.storage_retries),
+            cancelled: get(&self.cancelled),
+            cancel_checks: get(&self.cancel_checks),
         }
     }
 
@@ -111,6 +121,8 @@ impl Progress {
             Counter::Abandoned => &self.abandoned,
             Counter::Extensions => &self.extensions,
             Counter::StorageRetries => &self.storage_retries,
+            Counter::Cancelled => &self.cancelled,
+            Counter::CancelChecks => &self.cancel_checks,
         };
         cell.fetch_add(1, Ordering::Relaxed);
     }

@@ -351,6 +351,7 @@ fn work_message(run_id: &str, item: u32, input_blob: &str) -> String {
         item,
         input_blob: input_blob.into(),
         trace: Default::default(),
+        run_created_ms: None,
     })
     .unwrap()
 }

@@ -278,7 +278,8 @@ impl Engine {
         Ok(doc)
     }
 
-    /// Deletes a finished run: its document and its input and output blobs.
+    /// Deletes a finished run: its document and its input and output blobs. Its cancellation
+    /// marker is written first and stays, for the workers.
     pub async fn purge(&self, id: &RunId) -> Result<(), EngineError> {
         let entry = self.entry(id).await?;
         let mut entry = entry.lock().await;
@@ -292,6 +293,9 @@ impl Engine {
                 status,
             });
         }
+        // First, and kept: messages of the run still queued are dropped by the workers
+        // rather than failed five times each on their deleted inputs.
+        self.mark_cancelled(&entry.doc).await?;
         let prefix = format!("{id}/");
         let storage = &self.inner.storage;
         for container in [names::INPUT_CONTAINER, names::OUTPUT_CONTAINER] {
@@ -397,8 +401,10 @@ impl Engine {
             match self.inner.store.replace(&doc, &entry.etag).await {
                 Ok(etag) => {
                     self.inner.metrics.applied(before, &doc.state, &events);
+                    let mut terminated = false;
                     for command in &batch.commands {
                         if let Command::Finish(status) = command {
+                            terminated |= *status == RuntimeStatus::Terminated;
                             let progress = doc.state.progress();
                             let _finish =
                                 tracing::info_span!("run.finish", run = %id, status = ?status)
@@ -413,6 +419,9 @@ impl Engine {
                     }
                     entry.doc = doc.clone();
                     entry.etag = etag;
+                    if terminated {
+                        self.mark_if_terminated(&doc).await;
+                    }
                     return Ok(doc);
                 }
                 Err(StoreError::Conflict(_)) if attempt < 2 => {

@@ -49,7 +49,7 @@ impl Engine {
             let Ok(entry) = self.entry(&id).await else {
                 break;
             };
-            let (items, input) = {
+            let (items, input, created_ms) = {
                 let entry = entry.lock().await;
                 let state = &entry.doc.state;
                 if entry.purged {
@@ -58,12 +58,13 @@ impl Engine {
                 (
                     state.next_to_schedule(state.input_count() as usize),
                     entry.doc.input.clone(),
+                    state.created_ms(),
                 )
             };
             if items.is_empty() {
                 break;
             }
-            match self.schedule_items(&id, items, &input).await {
+            match self.schedule_items(&id, items, &input, created_ms).await {
                 Ok(()) => delay = Duration::from_millis(200),
                 Err(e) => {
                     tracing::warn!(run = %id, "fan-out: {e}; retrying in {delay:?}");
@@ -95,6 +96,7 @@ impl Engine {
         id: &RunId,
         items: Vec<u32>,
         input: &RunInput,
+        created_ms: u64,
     ) -> Result<(), EngineError> {
         let config = &self.inner.config;
         let batch = config.fan_out_batch.max(1);
@@ -104,7 +106,9 @@ impl Engine {
                 let go = !stop.load(Ordering::Relaxed) && !self.inner.shutdown.is_cancelled();
                 std::future::ready(go)
             })
-            .map(|item| async move { (item, self.schedule_item(id, item, input).await) })
+            .map(
+                |item| async move { (item, self.schedule_item(id, item, input, created_ms).await) },
+            )
             .buffer_unordered(config.fan_out_concurrency.max(1));
         let mut recording = FuturesUnordered::new();
         let mut pending = Vec::with_capacity(batch);
@@ -151,10 +155,12 @@ impl Engine {
         id: &RunId,
         item: u32,
         input: &RunInput,
+        created_ms: u64,
     ) -> Result<(), EngineError> {
         let span = tracing::info_span!(parent: None, "item.fan_out", run = %id, item);
         span.follows_from(tracing::Span::current());
-        let message = work_item(id.as_str(), item).traced(plumbing::telemetry::context_of(&span));
+        let message =
+            work_item(id.as_str(), item, created_ms).traced(plumbing::telemetry::context_of(&span));
         self.write_item(id, item, input, message)
             .instrument(span)
             .await

@@ -22,13 +22,14 @@ pub fn item_input(run_id: &str, item: u32, input: &RunInput) -> ItemInput {
     }
 }
 
-/// The queue message for item `item` of a run.
-pub fn work_item(run_id: &str, item: u32) -> WorkItem {
+/// The queue message for item `item` of the run `run_id` created at `created_ms`.
+pub fn work_item(run_id: &str, item: u32, created_ms: u64) -> WorkItem {
     WorkItem {
         run_id: run_id.to_string(),
         item,
         input_blob: item_blob(run_id, item),
         trace: Default::default(),
+        run_created_ms: Some(created_ms),
     }
 }
 
@@ -80,6 +81,8 @@ mod tests {
 
     #[test]
     fn work_item_points_at_the_input_blob() {
-        assert_eq!(work_item("r", 42).input_blob, "r/000042.json");
+        let work = work_item("r", 42, 1_700);
+        assert_eq!(work.input_blob, "r/000042.json");
+        assert_eq!(work.run_created_ms, Some(1_700));
     }
 }

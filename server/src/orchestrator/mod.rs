@@ -15,7 +15,9 @@
 //! - `triage`: which event messages are applied, kept for a retry or dropped (pure).
 //! - `recovery`: resuming every unfinished run at start-up.
 //! - `census`: the runs known, by status (for the metrics).
+//! - `cancellation`: the marker a terminated or purged run leaves for the workers.
 
+mod cancellation;
 mod census;
 pub mod engine;
 mod fan_in;

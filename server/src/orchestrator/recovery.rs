@@ -37,6 +37,8 @@ impl Engine {
                 }
             };
             if doc.state.is_terminal() {
+                // A crash may have come between storing a termination and marking it.
+                self.mark_if_terminated(&doc).await;
                 continue;
             }
             if let Err(e) = self.reconcile(&id).await {

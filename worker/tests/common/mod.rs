@@ -84,6 +84,7 @@ impl Env {
             item,
             input_blob: item_blob(run_id, item),
             trace: Default::default(),
+            run_created_ms: None,
         };
         self.storage
             .send(WORK_QUEUE, &serde_json::to_string(&message).unwrap())
@@ -121,6 +122,7 @@ impl Env {
                         item,
                         input_blob: path,
                         trace: Default::default(),
+                        run_created_ms: None,
                     };
                     storage
                         .send(WORK_QUEUE, &serde_json::to_string(&message).unwrap())
