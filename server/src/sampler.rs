@@ -50,6 +50,7 @@ pub async fn run(
         let observed = sources.cluster.tick(sample.queue_length);
         sample.cluster = observed.sample;
         sample.events = observed.events;
+        sample.events_poisoned = sources.engine.events_poisoned();
         let ok = sample.storage.is_ok();
         if was_ok != Some(ok) {
             match &sample.storage {

@@ -10,6 +10,7 @@
 //! loses it.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex as SyncMutex};
 use std::time::Duration;
 
@@ -39,6 +40,9 @@ pub struct EngineConfig {
     pub max_queued_items: u64,
     /// How long a received event message stays hidden while its batch is applied.
     pub event_visibility: Duration,
+    /// The delivery on which an event message that still cannot be applied is parked on
+    /// `item-events-poison` (as the worker's `max_dequeue` for `work-items-poison`).
+    pub event_max_dequeue: u32,
 }
 
 impl Default for EngineConfig {
@@ -49,6 +53,7 @@ impl Default for EngineConfig {
             max_input_count: 100_000,
             max_queued_items: 200_000,
             event_visibility: Duration::from_secs(60),
+            event_max_dequeue: 5,
         }
     }
 }
@@ -109,6 +114,8 @@ pub(super) struct Inner {
     pub(super) runs: SyncMutex<HashMap<RunId, Arc<Mutex<Entry>>>>,
     /// The runs whose fan-out task is going on: at most one per run.
     pub(super) fanning_out: SyncMutex<HashSet<RunId>>,
+    /// Event messages parked on `item-events-poison` since the engine started.
+    pub(super) events_poisoned: AtomicU64,
 }
 
 impl Engine {
@@ -129,6 +136,7 @@ impl Engine {
                 tracker,
                 runs: SyncMutex::new(HashMap::new()),
                 fanning_out: SyncMutex::new(HashSet::new()),
+                events_poisoned: AtomicU64::new(0),
             }),
         }
     }

@@ -11,9 +11,12 @@
 //!   persistence).
 //! - `fan_in`: completion and failure events from the queue (apply a batch, persist once per
 //!   run, then delete the messages).
-//! - `triage`: which event messages are applied, kept for a retry or dropped (pure).
+//! - `triage`: which event messages are applied, kept for a retry or parked (pure).
+//! - [`dead_letter`]: parking the event messages that can never be applied on
+//!   `item-events-poison`, with the reason.
 //! - `recovery`: resuming every unfinished run at start-up.
 
+pub mod dead_letter;
 pub mod engine;
 mod fan_in;
 mod fan_out;
