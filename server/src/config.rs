@@ -98,6 +98,12 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub fan_out_concurrency: u32,
 
+    /// Seconds between two listings of each unfinished run's outputs, which count the items
+    /// whose completion events were lost (one list call per 5,000 items of a run).
+    #[arg(long = "reconcile-interval", env = "SCALEBOARD_RECONCILE_INTERVAL", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub reconcile_interval_secs: u64,
+
     #[command(flatten)]
     pub storage: StorageArgs,
 
@@ -147,6 +153,10 @@ impl Config {
     pub fn sample_interval(&self) -> Duration {
         Duration::from_millis(self.sample_interval_ms)
     }
+
+    pub fn reconcile_interval(&self) -> Duration {
+        Duration::from_secs(self.reconcile_interval_secs)
+    }
 }
 
 #[cfg(test)]
@@ -158,6 +168,21 @@ mod tests {
         let config = Config::try_parse_from(["scaleboard"]).unwrap();
         assert_eq!(config.addr, "127.0.0.1:3000".parse().unwrap());
         assert_eq!(config.sample_interval(), Duration::from_secs(1));
+        assert_eq!(config.reconcile_interval(), Duration::from_secs(30));
+    }
+
+    #[test]
+    fn the_reconcile_interval_is_read_in_seconds_and_bounded() {
+        let config = Config::try_parse_from(["scaleboard", "--reconcile-interval", "5"]).unwrap();
+        assert_eq!(config.reconcile_interval(), Duration::from_secs(5));
+        for bad in ["0", "-1", "soon", "86401"] {
+            let flag = format!("--reconcile-interval={bad}");
+            let err = Config::try_parse_from(["scaleboard", flag.as_str()]).unwrap_err();
+            assert!(
+                err.to_string().contains("--reconcile-interval"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

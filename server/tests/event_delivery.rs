@@ -192,3 +192,87 @@ async fn events_that_can_never_apply_are_parked_with_the_reason() {
     assert_eq!(progress(&body, "completed"), 0);
     server.stop().await;
 }
+
+/// A test worker that writes every output but posts the completion event of only the even
+/// items: the odd items' events are lost, as when they are deleted unread, parked, or dropped by
+/// a broken delivery. Returns how many items it did.
+async fn work_losing_odd_events(storage: &Storage, limit: usize) -> usize {
+    let mut done = 0;
+    while done < limit {
+        let messages = storage
+            .receive(names::WORK_QUEUE, 32, Duration::from_secs(30))
+            .await
+            .unwrap();
+        if messages.is_empty() {
+            break;
+        }
+        for message in messages {
+            let item: protocol::work::WorkItem = serde_json::from_str(&message.text).unwrap();
+            let value = u64::from(item.item) * 3;
+            let output = protocol::work::ItemOutput {
+                run_id: item.run_id.clone(),
+                item: item.item,
+                value,
+                digest: String::new(),
+                cost: 0,
+                worker: "test".into(),
+                started_ms: 0,
+                finished_ms: 1,
+                compute_ms: 1,
+            };
+            storage
+                .upload_blob(
+                    names::OUTPUT_CONTAINER,
+                    &protocol::work::item_blob(&item.run_id, item.item),
+                    serde_json::to_vec(&output).unwrap(),
+                    "application/json",
+                )
+                .await
+                .unwrap();
+            if item.item % 2 == 0 {
+                send_completion(storage, &item.run_id, item.item, Some(value)).await;
+            }
+            storage.delete(names::WORK_QUEUE, &message).await.unwrap();
+            done += 1;
+        }
+    }
+    done
+}
+
+#[tokio::test]
+async fn a_run_whose_completion_events_are_lost_still_completes_with_exact_counts() {
+    let azurite = Azurite::start(&Options::for_tests()).unwrap();
+    let settings = Settings {
+        engine: EngineConfig {
+            reconcile_interval: Duration::from_secs(1),
+            ..EngineConfig::default()
+        },
+        ..Settings::default()
+    };
+    let server = TestServer::with(azurite.ports().blob, azurite.ports().queue, settings).await;
+    let storage = server.storage.clone();
+    let id = start_run(&server, 200).await;
+    wait_status(&server, &id, "the fan-out", |b| {
+        progress(b, "scheduled") == 200
+    })
+    .await;
+    let mut done = 0;
+    while done < 200 {
+        done += work_losing_odd_events(&storage, 200 - done).await;
+    }
+
+    // Half the events never come: only the listing of the outputs can count those items.
+    let finished = wait_status(&server, &id, "completion", |b| {
+        b["runtimeStatus"] == "Completed"
+    })
+    .await;
+    assert_eq!(progress(&finished, "completed"), 200);
+    assert_eq!(progress(&finished, "failed"), 0);
+    assert_eq!(
+        finished["output"]["sum"],
+        (0..200u64).map(|i| i * 3).sum::<u64>(),
+        "every item counted once, with the value its output holds"
+    );
+    assert_eq!(queue_length(&storage, names::EVENTS_POISON_QUEUE).await, 0);
+    server.stop().await;
+}

@@ -1,6 +1,6 @@
 //! The engine: runs in memory, and the one way a run's state changes (`Engine::apply`:
 //! apply events, persist once). Its background work lives beside it, each in an `impl Engine`
-//! of its own module: `fan_out`, `fan_in` and `recovery`.
+//! of its own module: `fan_out`, `fan_in`, `recovery` and `reconcile`.
 //!
 //! Each run sits behind its own async lock; every change is applied to the pure state machine
 //! and persisted (ETag-conditioned) before anything that depends on it happens: an event
@@ -43,6 +43,9 @@ pub struct EngineConfig {
     /// The delivery on which an event message that still cannot be applied is parked on
     /// `item-events-poison` (as the worker's `max_dequeue` for `work-items-poison`).
     pub event_max_dequeue: u32,
+    /// How often each unfinished run's outputs are listed to count those whose events were
+    /// missed.
+    pub reconcile_interval: Duration,
 }
 
 impl Default for EngineConfig {
@@ -54,6 +57,7 @@ impl Default for EngineConfig {
             max_queued_items: 200_000,
             event_visibility: Duration::from_secs(60),
             event_max_dequeue: 5,
+            reconcile_interval: Duration::from_secs(30),
         }
     }
 }
@@ -142,10 +146,19 @@ impl Engine {
     }
 
     /// Starts the background work, once the queues and containers exist: recovering stored
-    /// runs (retrying until storage answers) and reading the events queue.
+    /// runs (retrying until storage answers), reading the events queue and reconciling the
+    /// unfinished runs' outputs.
     pub fn start_loops(&self) {
         self.inner.tracker.spawn(self.clone().recover());
         self.inner.tracker.spawn(self.clone().fan_in());
+        let interval = self
+            .inner
+            .config
+            .reconcile_interval
+            .max(Duration::from_millis(100));
+        self.inner
+            .tracker
+            .spawn(self.clone().reconcile_loop(interval));
     }
 
     /// Starts a run under a new random id: persists it, then fans its items out in the

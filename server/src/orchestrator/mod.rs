@@ -15,12 +15,15 @@
 //! - [`dead_letter`]: parking the event messages that can never be applied on
 //!   `item-events-poison`, with the reason.
 //! - `recovery`: resuming every unfinished run at start-up.
+//! - `reconcile`: counting outputs whose events were missed, from a listing of each unfinished
+//!   run's outputs, at start-up and every `reconcile_interval`.
 
 pub mod dead_letter;
 pub mod engine;
 mod fan_in;
 mod fan_out;
 pub mod input;
+mod reconcile;
 mod recovery;
 pub mod store;
 mod triage;
