@@ -66,7 +66,8 @@ pub async fn run(
             was_ok = Some(ok);
         }
         // Runs first, so a sample's completed total includes the progress it was taken with.
-        hub.publish_runs(sources.engine.progress().await);
+        // From the engine's published snapshot: no run lock, no storage call.
+        hub.publish_runs(sources.engine.progress());
         hub.publish(sample);
     }
 }

@@ -9,7 +9,7 @@
 //! repeats work (idempotent: same blob names, same content, items tracked in bitsets) and never
 //! loses it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex as SyncMutex};
 use std::time::Duration;
@@ -17,8 +17,9 @@ use std::time::Duration;
 use futures_util::stream;
 use futures_util::StreamExt;
 use orchestration::{apply_all, Command, Event, RunId, RunState, RuntimeStatus};
+use protocol::live::RunProgress;
 use storage::{names, Storage};
-use tokio::sync::Mutex;
+use tokio::sync::{watch, Mutex};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -46,6 +47,10 @@ pub struct EngineConfig {
     /// How often each unfinished run's outputs are listed to count those whose events were
     /// missed.
     pub reconcile_interval: Duration,
+    /// The longest any one storage call of the engine may take (a run document's write, a
+    /// blob read, a deletion), so that nothing waits on a hung endpoint for as long as the
+    /// SDK would keep retrying.
+    pub storage_deadline: Duration,
 }
 
 impl Default for EngineConfig {
@@ -58,6 +63,7 @@ impl Default for EngineConfig {
             event_visibility: Duration::from_secs(60),
             event_max_dequeue: 5,
             reconcile_interval: Duration::from_secs(30),
+            storage_deadline: Duration::from_secs(30),
         }
     }
 }
@@ -120,6 +126,10 @@ pub(super) struct Inner {
     pub(super) fanning_out: SyncMutex<HashSet<RunId>>,
     /// Event messages parked on `item-events-poison` since the engine started.
     pub(super) events_poisoned: AtomicU64,
+    /// Every run's progress as last stored, updated under the run's lock after each change, so
+    /// that the live feed reads it without taking a run's lock (which a write to storage may
+    /// hold) and without touching storage.
+    pub(super) progress: watch::Sender<BTreeMap<RunId, RunProgress>>,
 }
 
 impl Engine {
@@ -133,7 +143,7 @@ impl Engine {
     ) -> Engine {
         Engine {
             inner: Arc::new(Inner {
-                store: RunStore::new(storage.clone()),
+                store: RunStore::new(storage.clone(), config.storage_deadline),
                 storage,
                 config,
                 shutdown,
@@ -141,6 +151,7 @@ impl Engine {
                 runs: SyncMutex::new(HashMap::new()),
                 fanning_out: SyncMutex::new(HashSet::new()),
                 events_poisoned: AtomicU64::new(0),
+                progress: watch::Sender::new(BTreeMap::new()),
             }),
         }
     }
@@ -200,6 +211,7 @@ impl Engine {
             purged: false,
         }));
         self.runs().insert(id.clone(), entry);
+        self.publish(&doc);
         tracing::info!(run = %id, items = doc.input.input_count, cost = doc.input.cost, "run started");
         self.spawn_fan_out(id);
         Ok(doc)
@@ -252,34 +264,52 @@ impl Engine {
     }
 
     /// Progress of the runs not finished, and of those that finished in the last ten minutes,
-    /// for the live feed.
-    pub async fn progress(&self) -> Vec<protocol::live::RunProgress> {
+    /// for the live feed. Read from the published snapshot: it takes no run's lock and waits
+    /// on no storage call, so the feed keeps its cadence while storage hangs.
+    pub fn progress(&self) -> Vec<RunProgress> {
         const RECENT_MS: u64 = 10 * 60 * 1000;
         let now = now_ms();
-        let entries: Vec<_> = self.runs().values().cloned().collect();
-        let mut runs = Vec::new();
-        for entry in entries {
-            let entry = entry.lock().await;
-            let state = &entry.doc.state;
-            if entry.purged
-                || (state.is_terminal() && now.saturating_sub(state.last_updated_ms()) > RECENT_MS)
-            {
-                continue;
-            }
-            let progress = state.progress();
-            runs.push(protocol::live::RunProgress {
-                id: state.id().to_string(),
-                status: state.runtime_status(),
-                total: progress.total,
-                scheduled: progress.scheduled,
-                completed: progress.completed,
-                failed: progress.failed,
-                created_ms: state.created_ms(),
-                updated_ms: state.last_updated_ms(),
-            });
-        }
-        protocol::live::RunProgress::sort_newest_first(&mut runs);
+        let mut runs: Vec<RunProgress> = self
+            .inner
+            .progress
+            .borrow()
+            .values()
+            .filter(|run| {
+                !run.status.is_terminal() || now.saturating_sub(run.updated_ms) <= RECENT_MS
+            })
+            .cloned()
+            .collect();
+        RunProgress::sort_newest_first(&mut runs);
         runs
+    }
+
+    /// Every change to the runs' progress, as [`Engine::progress`] reads it.
+    pub fn watch_progress(&self) -> watch::Receiver<BTreeMap<RunId, RunProgress>> {
+        self.inner.progress.subscribe()
+    }
+
+    /// Publishes a run's progress as `doc` has it; called under the run's lock after each
+    /// change, so the snapshot follows the changes in order.
+    fn publish(&self, doc: &RunDocument) {
+        let state = &doc.state;
+        let progress = state.progress();
+        let run = RunProgress {
+            id: state.id().to_string(),
+            status: state.runtime_status(),
+            total: progress.total,
+            scheduled: progress.scheduled,
+            completed: progress.completed,
+            failed: progress.failed,
+            created_ms: state.created_ms(),
+            updated_ms: state.last_updated_ms(),
+        };
+        self.inner.progress.send_if_modified(|runs| {
+            let changed = runs.get(state.id()) != Some(&run);
+            if changed {
+                runs.insert(state.id().clone(), run);
+            }
+            changed
+        });
     }
 
     /// Applies an event from the API (terminate, suspend, resume, an external completion);
@@ -310,10 +340,25 @@ impl Engine {
         }
         let prefix = format!("{id}/");
         let storage = &self.inner.storage;
+        let deadline = self.inner.config.storage_deadline;
         for container in [names::INPUT_CONTAINER, names::OUTPUT_CONTAINER] {
-            let blobs = storage.list_blob_names(container, &prefix).await?;
+            let blobs = storage
+                .within(
+                    deadline,
+                    "listing a purged run's blobs",
+                    storage.list_blob_names(container, &prefix),
+                )
+                .await?;
             let deleted: Vec<_> = stream::iter(blobs)
-                .map(|name| async move { storage.delete_blob(container, &name).await })
+                .map(|name| async move {
+                    storage
+                        .within(
+                            deadline,
+                            "deleting a purged run's blob",
+                            storage.delete_blob(container, &name),
+                        )
+                        .await
+                })
                 .buffer_unordered(16)
                 .collect()
                 .await;
@@ -323,6 +368,9 @@ impl Engine {
         }
         self.inner.store.delete(id).await?;
         entry.purged = true;
+        self.inner.progress.send_modify(|runs| {
+            runs.remove(id);
+        });
         drop(entry);
         self.runs().remove(id);
         tracing::info!(run = %id, "run purged");
@@ -357,11 +405,18 @@ impl Engine {
             etag,
             purged: false,
         }));
-        Ok(self
+        let entry = self
             .runs()
             .entry(id.clone())
             .or_insert_with(|| entry)
-            .clone())
+            .clone();
+        // Under its lock, so that a change made meanwhile is not overwritten by an older copy.
+        let held = entry.lock().await;
+        if !held.purged {
+            self.publish(&held.doc);
+        }
+        drop(held);
+        Ok(entry)
     }
 
     /// Applies events to a run and persists the result once. On a lost race (the document
@@ -424,6 +479,7 @@ impl Engine {
                     }
                     entry.doc = doc.clone();
                     entry.etag = etag;
+                    self.publish(&doc);
                     return Ok(doc);
                 }
                 Err(StoreError::Conflict(_)) if attempt < 2 => {
@@ -431,6 +487,7 @@ impl Engine {
                     let (stored, etag) = self.load(id).await?;
                     entry.doc = stored;
                     entry.etag = etag;
+                    self.publish(&entry.doc);
                 }
                 Err(e) => return Err(e.into()),
             }

@@ -138,9 +138,11 @@ impl Engine {
     /// Deletes applied event messages, 16 at a time.
     async fn delete_events(self, applied: Vec<Received>) {
         let storage = &self.inner.storage;
+        let deadline = self.inner.config.storage_deadline;
         stream::iter(applied)
             .for_each_concurrent(16, |message| async move {
-                if let Err(e) = storage.delete(names::EVENTS_QUEUE, &message).await {
+                let delete = storage.delete(names::EVENTS_QUEUE, &message);
+                if let Err(e) = storage.within(deadline, "deleting an event", delete).await {
                     tracing::warn!("deleting an applied event: {e}");
                 }
             })
@@ -154,10 +156,14 @@ impl Engine {
         item: u32,
     ) -> Result<ItemResult, EngineError> {
         let name = item_blob(run_id, item);
-        let bytes = self
-            .inner
-            .storage
-            .download_blob(names::OUTPUT_CONTAINER, &name)
+        let storage = &self.inner.storage;
+        let read = storage.download_blob(names::OUTPUT_CONTAINER, &name);
+        let bytes = storage
+            .within(
+                self.inner.config.storage_deadline,
+                "reading an output",
+                read,
+            )
             .await?
             .ok_or_else(|| EngineError::Rejected {
                 id: run_id.to_string(),
