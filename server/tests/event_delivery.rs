@@ -229,7 +229,7 @@ async fn work_losing_odd_events(storage: &Storage, limit: usize) -> usize {
                 )
                 .await
                 .unwrap();
-            if item.item % 2 == 0 {
+            if item.item.is_multiple_of(2) {
                 send_completion(storage, &item.run_id, item.item, Some(value)).await;
             }
             storage.delete(names::WORK_QUEUE, &message).await.unwrap();
