@@ -77,10 +77,12 @@ param operatorPrincipalType string = 'User'
 var workQueueName = 'work-items'
 var eventsQueueName = 'item-events'
 var poisonQueueName = 'work-items-poison'
+var eventsPoisonQueueName = 'item-events-poison'
 var queueNames = [
   workQueueName
   eventsQueueName
   poisonQueueName
+  eventsPoisonQueueName
 ]
 var outputContainerName = 'output'
 var containerNames = [

@@ -61,6 +61,7 @@ fn main() {
                 ..ClusterSample::default()
             },
             completed_total: seq * 10,
+            events_poisoned: 0,
             events: Vec::new(),
         })
         .collect();

@@ -36,6 +36,10 @@ pub struct Sample {
     /// span of samples is the difference of two of these.
     #[serde(default)]
     pub completed_total: u64,
+    /// Event messages the server parked on `item-events-poison` since it started: events it
+    /// could never apply (an unknown or purged run, an output blob that is not there).
+    #[serde(default)]
+    pub events_poisoned: u64,
     /// Scaling decisions made since the previous sample, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<ScaleEvent>,
@@ -183,6 +187,7 @@ mod tests {
             storage: StorageHealth::Ok,
             cluster: ClusterSample::default(),
             completed_total: seq,
+            events_poisoned: 0,
             events: Vec::new(),
         }
     }
@@ -231,6 +236,7 @@ mod tests {
         let sample: Sample = serde_json::from_str(json).unwrap();
         assert_eq!(sample.cluster, ClusterSample::default());
         assert_eq!(sample.completed_total, 0);
+        assert_eq!(sample.events_poisoned, 0);
     }
 
     #[test]

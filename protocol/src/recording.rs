@@ -373,6 +373,7 @@ mod tests {
                         ..ClusterSample::default()
                     },
                     completed_total: i,
+                    events_poisoned: 0,
                     events: if i == 1 {
                         vec![ScaleEvent {
                             t_ms: 1_900,
@@ -553,6 +554,7 @@ mod tests {
                                     ..ClusterSample::default()
                                 },
                                 completed_total: i as u64,
+                                events_poisoned: 0,
                                 events: reasons
                                     .into_iter()
                                     .map(|reason| ScaleEvent {

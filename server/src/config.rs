@@ -130,6 +130,12 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub fan_out_concurrency: u32,
 
+    /// Seconds between two listings of each unfinished run's outputs, which count the items
+    /// whose completion events were lost (one list call per 5,000 items of a run).
+    #[arg(long = "reconcile-interval", env = "SCALEBOARD_RECONCILE_INTERVAL", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub reconcile_interval_secs: u64,
+
     #[command(flatten)]
     pub storage: StorageArgs,
 
@@ -214,6 +220,10 @@ impl Config {
     pub fn sample_interval(&self) -> Duration {
         Duration::from_millis(self.sample_interval_ms)
     }
+
+    pub fn reconcile_interval(&self) -> Duration {
+        Duration::from_secs(self.reconcile_interval_secs)
+    }
 }
 
 #[cfg(test)]
@@ -229,6 +239,7 @@ mod tests {
             config.metrics_addr,
             MetricsAddr(Some("127.0.0.1:9464".parse().unwrap()))
         );
+        assert_eq!(config.reconcile_interval(), Duration::from_secs(30));
     }
 
     #[test]
@@ -244,6 +255,20 @@ mod tests {
         assert_eq!(parse("").unwrap(), MetricsAddr(None));
         let err = parse("everywhere").unwrap_err();
         assert!(err.to_string().contains("--metrics-addr"), "{err}");
+    }
+
+    #[test]
+    fn the_reconcile_interval_is_read_in_seconds_and_bounded() {
+        let config = Config::try_parse_from(["scaleboard", "--reconcile-interval", "5"]).unwrap();
+        assert_eq!(config.reconcile_interval(), Duration::from_secs(5));
+        for bad in ["0", "-1", "soon", "86401"] {
+            let flag = format!("--reconcile-interval={bad}");
+            let err = Config::try_parse_from(["scaleboard", flag.as_str()]).unwrap_err();
+            assert!(
+                err.to_string().contains("--reconcile-interval"),
+                "{bad}: {err}"
+            );
+        }
     }
 
     #[test]

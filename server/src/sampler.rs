@@ -52,6 +52,7 @@ pub async fn run(
         let observed = sources.cluster.tick(sample.queue_length);
         sample.cluster = observed.sample;
         sample.events = observed.events;
+        sample.events_poisoned = sources.engine.events_poisoned();
         let ok = sample.storage.is_ok();
         if was_ok != Some(ok) {
             match &sample.storage {
@@ -71,7 +72,8 @@ pub async fn run(
             .metrics
             .set_runs(&sources.engine.runs_by_status().await);
         // Runs first, so a sample's completed total includes the progress it was taken with.
-        hub.publish_runs(sources.engine.progress().await);
+        // From the engine's published snapshot: no run lock, no storage call.
+        hub.publish_runs(sources.engine.progress());
         hub.publish(sample);
     }
 }

@@ -290,6 +290,7 @@ impl Settings {
                 fan_out_concurrency: config.fan_out_concurrency as usize,
                 max_input_count: config.max_input_count,
                 max_queued_items: config.max_queued_items,
+                reconcile_interval: config.reconcile_interval(),
                 ..EngineConfig::default()
             },
             api: ApiSettings {

@@ -9,6 +9,9 @@ pub const WORK_QUEUE: &str = "work-items";
 pub const EVENTS_QUEUE: &str = "item-events";
 /// Messages that failed too often, with the reason.
 pub const POISON_QUEUE: &str = "work-items-poison";
+/// Event messages the server could not apply (an unknown or purged run, an output blob that
+/// is not there after every attempt), with the reason: parked rather than retried forever.
+pub const EVENTS_POISON_QUEUE: &str = "item-events-poison";
 
 /// Input data of each item, written by the server before the item is enqueued.
 pub const INPUT_CONTAINER: &str = "input";
@@ -18,6 +21,6 @@ pub const OUTPUT_CONTAINER: &str = "output";
 pub const ORCHESTRATIONS_CONTAINER: &str = "orchestrations";
 
 /// Every queue, created at start-up when absent.
-pub const QUEUES: [&str; 3] = [WORK_QUEUE, EVENTS_QUEUE, POISON_QUEUE];
+pub const QUEUES: [&str; 4] = [WORK_QUEUE, EVENTS_QUEUE, POISON_QUEUE, EVENTS_POISON_QUEUE];
 /// Every container, created at start-up when absent.
 pub const CONTAINERS: [&str; 3] = [INPUT_CONTAINER, OUTPUT_CONTAINER, ORCHESTRATIONS_CONTAINER];

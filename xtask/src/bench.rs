@@ -14,13 +14,13 @@ use crate::{paths, process, site, tools};
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
     /// Run only the benchmarks whose name contains this (apply, engine, live_fanout, demo_run,
-    /// throughput).
+    /// throughput, reconcile_cost).
     #[arg(long)]
     pub only: Option<String>,
 }
 
 /// (package, bench target, what it measures)
-const BENCHES: [(&str, &str, &str); 7] = [
+const BENCHES: [(&str, &str, &str); 8] = [
     (
         "orchestration",
         "apply",
@@ -51,6 +51,11 @@ const BENCHES: [(&str, &str, &str); 7] = [
         "server",
         "demo_run",
         "demo-profile run of 500 items: replica and node series",
+    ),
+    (
+        "server",
+        "reconcile_cost",
+        "one reconciliation pass: list calls and bytes for 1,000 and 20,000 items",
     ),
 ];
 

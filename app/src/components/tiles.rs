@@ -1,5 +1,6 @@
-//! The big numbers: queue, pods, nodes and items per second, readable from the back of a
-//! room. Each carries its value in `data-*` attributes as well, for tests.
+//! The big numbers: queue, pods, nodes and items per second (with the count of parked events
+//! beside it when there are any), readable from the back of a room. Each carries its value in
+//! `data-*` attributes as well, for tests.
 
 use leptos::prelude::*;
 use protocol::live::Sample;
@@ -42,6 +43,7 @@ pub fn Tiles() -> impl IntoView {
     });
     let ready = field(|s| Some(u64::from(s.cluster.nodes_ready)));
     let provisioning = field(|s| Some(u64::from(s.cluster.nodes_provisioning)));
+    let parked = field(|s| Some(s.events_poisoned));
     let rate = Memo::new(move |_| {
         live.samples
             .with(|samples| runs::items_per_second(samples, RATE_SPAN_MS))
@@ -117,7 +119,23 @@ pub fn Tiles() -> impl IntoView {
                 >
                     {move || rate.get().map_or_else(|| "—".to_string(), format::rate)}
                 </div>
-                <div class="tile-unit">"items / s, last 10 s"</div>
+                <div class="tile-unit">
+                    "items / s, last 10 s"
+                    // Events the server could never apply, parked on `item-events-poison`: shown
+                    // only when there are some, since each one is worth a look.
+                    <span
+                        class="failed"
+                        data-testid="events-poisoned"
+                        data-value=move || text(parked())
+                        title="event messages parked on item-events-poison since the server started"
+                    >
+                        {move || {
+                            parked()
+                                .filter(|n| *n > 0)
+                                .map(|n| format!(" · {n} events parked"))
+                        }}
+                    </span>
+                </div>
             </div>
         </section>
     }

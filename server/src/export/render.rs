@@ -193,6 +193,7 @@ mod tests {
                 ..Default::default()
             },
             completed_total: u64::from(completed),
+            events_poisoned: 0,
             events: Vec::new(),
         };
         Recorded {

@@ -1,6 +1,6 @@
 //! The engine: runs in memory, and the one way a run's state changes (`Engine::apply`:
 //! apply events, persist once). Its background work lives beside it, each in an `impl Engine`
-//! of its own module: `fan_out`, `fan_in` and `recovery`.
+//! of its own module: `fan_out`, `fan_in`, `recovery` and `reconcile`.
 //!
 //! Each run sits behind its own async lock; every change is applied to the pure state machine
 //! and persisted (ETag-conditioned) before anything that depends on it happens: an event
@@ -9,15 +9,17 @@
 //! repeats work (idempotent: same blob names, same content, items tracked in bitsets) and never
 //! loses it.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex as SyncMutex};
 use std::time::Duration;
 
 use futures_util::stream;
 use futures_util::StreamExt;
 use orchestration::{apply_all, Command, Event, RunId, RunState, RuntimeStatus};
+use protocol::live::RunProgress;
 use storage::{names, Storage};
-use tokio::sync::Mutex;
+use tokio::sync::{watch, Mutex};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -39,6 +41,16 @@ pub struct EngineConfig {
     pub max_queued_items: u64,
     /// How long a received event message stays hidden while its batch is applied.
     pub event_visibility: Duration,
+    /// The delivery on which an event message that still cannot be applied is parked on
+    /// `item-events-poison` (as the worker's `max_dequeue` for `work-items-poison`).
+    pub event_max_dequeue: u32,
+    /// How often each unfinished run's outputs are listed to count those whose events were
+    /// missed.
+    pub reconcile_interval: Duration,
+    /// The longest any one storage call of the engine may take (a run document's write, a
+    /// blob read, a deletion), so that nothing waits on a hung endpoint for as long as the
+    /// SDK would keep retrying.
+    pub storage_deadline: Duration,
 }
 
 impl Default for EngineConfig {
@@ -49,6 +61,9 @@ impl Default for EngineConfig {
             max_input_count: 100_000,
             max_queued_items: 200_000,
             event_visibility: Duration::from_secs(60),
+            event_max_dequeue: 5,
+            reconcile_interval: Duration::from_secs(30),
+            storage_deadline: Duration::from_secs(30),
         }
     }
 }
@@ -111,6 +126,12 @@ pub(super) struct Inner {
     pub(super) runs: SyncMutex<HashMap<RunId, Arc<Mutex<Entry>>>>,
     /// The runs whose fan-out task is going on: at most one per run.
     pub(super) fanning_out: SyncMutex<HashSet<RunId>>,
+    /// Event messages parked on `item-events-poison` since the engine started.
+    pub(super) events_poisoned: AtomicU64,
+    /// Every run's progress as last stored, updated under the run's lock after each change, so
+    /// that the live feed reads it without taking a run's lock (which a write to storage may
+    /// hold) and without touching storage.
+    pub(super) progress: watch::Sender<BTreeMap<RunId, RunProgress>>,
 }
 
 impl Engine {
@@ -125,7 +146,7 @@ impl Engine {
     ) -> Engine {
         Engine {
             inner: Arc::new(Inner {
-                store: RunStore::new(storage.clone()),
+                store: RunStore::new(storage.clone(), config.storage_deadline),
                 storage,
                 config,
                 shutdown,
@@ -133,15 +154,26 @@ impl Engine {
                 metrics,
                 runs: SyncMutex::new(HashMap::new()),
                 fanning_out: SyncMutex::new(HashSet::new()),
+                events_poisoned: AtomicU64::new(0),
+                progress: watch::Sender::new(BTreeMap::new()),
             }),
         }
     }
 
     /// Starts the background work, once the queues and containers exist: recovering stored
-    /// runs (retrying until storage answers) and reading the events queue.
+    /// runs (retrying until storage answers), reading the events queue and reconciling the
+    /// unfinished runs' outputs.
     pub fn start_loops(&self) {
         self.inner.tracker.spawn(self.clone().recover());
         self.inner.tracker.spawn(self.clone().fan_in());
+        let interval = self
+            .inner
+            .config
+            .reconcile_interval
+            .max(Duration::from_millis(100));
+        self.inner
+            .tracker
+            .spawn(self.clone().reconcile_loop(interval));
     }
 
     /// Starts a run under a new random id: persists it, then fans its items out in the
@@ -184,6 +216,7 @@ impl Engine {
             purged: false,
         }));
         self.runs().insert(id.clone(), entry);
+        self.publish(&doc);
         tracing::info!(run = %id, items = doc.input.input_count, cost = doc.input.cost, "run started");
         self.spawn_fan_out(id);
         Ok(doc)
@@ -236,34 +269,52 @@ impl Engine {
     }
 
     /// Progress of the runs not finished, and of those that finished in the last ten minutes,
-    /// for the live feed.
-    pub async fn progress(&self) -> Vec<protocol::live::RunProgress> {
+    /// for the live feed. Read from the published snapshot: it takes no run's lock and waits
+    /// on no storage call, so the feed keeps its cadence while storage hangs.
+    pub fn progress(&self) -> Vec<RunProgress> {
         const RECENT_MS: u64 = 10 * 60 * 1000;
         let now = now_ms();
-        let entries: Vec<_> = self.runs().values().cloned().collect();
-        let mut runs = Vec::new();
-        for entry in entries {
-            let entry = entry.lock().await;
-            let state = &entry.doc.state;
-            if entry.purged
-                || (state.is_terminal() && now.saturating_sub(state.last_updated_ms()) > RECENT_MS)
-            {
-                continue;
-            }
-            let progress = state.progress();
-            runs.push(protocol::live::RunProgress {
-                id: state.id().to_string(),
-                status: state.runtime_status(),
-                total: progress.total,
-                scheduled: progress.scheduled,
-                completed: progress.completed,
-                failed: progress.failed,
-                created_ms: state.created_ms(),
-                updated_ms: state.last_updated_ms(),
-            });
-        }
-        protocol::live::RunProgress::sort_newest_first(&mut runs);
+        let mut runs: Vec<RunProgress> = self
+            .inner
+            .progress
+            .borrow()
+            .values()
+            .filter(|run| {
+                !run.status.is_terminal() || now.saturating_sub(run.updated_ms) <= RECENT_MS
+            })
+            .cloned()
+            .collect();
+        RunProgress::sort_newest_first(&mut runs);
         runs
+    }
+
+    /// Every change to the runs' progress, as [`Engine::progress`] reads it.
+    pub fn watch_progress(&self) -> watch::Receiver<BTreeMap<RunId, RunProgress>> {
+        self.inner.progress.subscribe()
+    }
+
+    /// Publishes a run's progress as `doc` has it; called under the run's lock after each
+    /// change, so the snapshot follows the changes in order.
+    fn publish(&self, doc: &RunDocument) {
+        let state = &doc.state;
+        let progress = state.progress();
+        let run = RunProgress {
+            id: state.id().to_string(),
+            status: state.runtime_status(),
+            total: progress.total,
+            scheduled: progress.scheduled,
+            completed: progress.completed,
+            failed: progress.failed,
+            created_ms: state.created_ms(),
+            updated_ms: state.last_updated_ms(),
+        };
+        self.inner.progress.send_if_modified(|runs| {
+            let changed = runs.get(state.id()) != Some(&run);
+            if changed {
+                runs.insert(state.id().clone(), run);
+            }
+            changed
+        });
     }
 
     /// Applies an event from the API (terminate, suspend, resume, an external completion);
@@ -298,10 +349,25 @@ impl Engine {
         self.mark_cancelled(&entry.doc).await?;
         let prefix = format!("{id}/");
         let storage = &self.inner.storage;
+        let deadline = self.inner.config.storage_deadline;
         for container in [names::INPUT_CONTAINER, names::OUTPUT_CONTAINER] {
-            let blobs = storage.list_blob_names(container, &prefix).await?;
+            let blobs = storage
+                .within(
+                    deadline,
+                    "listing a purged run's blobs",
+                    storage.list_blob_names(container, &prefix),
+                )
+                .await?;
             let deleted: Vec<_> = stream::iter(blobs)
-                .map(|name| async move { storage.delete_blob(container, &name).await })
+                .map(|name| async move {
+                    storage
+                        .within(
+                            deadline,
+                            "deleting a purged run's blob",
+                            storage.delete_blob(container, &name),
+                        )
+                        .await
+                })
                 .buffer_unordered(16)
                 .collect()
                 .await;
@@ -311,6 +377,9 @@ impl Engine {
         }
         self.inner.store.delete(id).await?;
         entry.purged = true;
+        self.inner.progress.send_modify(|runs| {
+            runs.remove(id);
+        });
         drop(entry);
         self.runs().remove(id);
         tracing::info!(run = %id, "run purged");
@@ -345,11 +414,18 @@ impl Engine {
             etag,
             purged: false,
         }));
-        Ok(self
+        let entry = self
             .runs()
             .entry(id.clone())
             .or_insert_with(|| entry)
-            .clone())
+            .clone();
+        // Under its lock, so that a change made meanwhile is not overwritten by an older copy.
+        let held = entry.lock().await;
+        if !held.purged {
+            self.publish(&held.doc);
+        }
+        drop(held);
+        Ok(entry)
     }
 
     /// Applies events to a run and persists the result once. On a lost race (the document
@@ -419,6 +495,7 @@ impl Engine {
                     }
                     entry.doc = doc.clone();
                     entry.etag = etag;
+                    self.publish(&doc);
                     if terminated {
                         self.mark_if_terminated(&doc).await;
                     }
@@ -429,6 +506,7 @@ impl Engine {
                     let (stored, etag) = self.load(id).await?;
                     entry.doc = stored;
                     entry.etag = etag;
+                    self.publish(&entry.doc);
                 }
                 Err(e) => return Err(e.into()),
             }

@@ -16,7 +16,7 @@ use storage::names;
 
 use super::engine::{Engine, EngineError};
 use super::item_spans::ItemSpans;
-use super::triage::{Applied, Batch, Fate};
+use super::triage::{give_up_at, Applied, Batch, Fate};
 
 /// The longest one receive from the events queue may take.
 const RECEIVE_DEADLINE: Duration = Duration::from_secs(10);
@@ -90,25 +90,22 @@ impl Engine {
     }
 
     /// Applies a batch of event messages, one persist per run, and returns the messages that
-    /// may now be deleted: those whose runs were all persisted (or are gone, or refused the
-    /// events for good). A message that cannot be understood is logged and returned too, so it
-    /// cannot block the queue. The rule is [`Batch`]'s; this reads the outputs it asks for and
-    /// applies the events it sorts.
+    /// may now be deleted: those whose runs were all persisted, and those parked on
+    /// `item-events-poison` (a message that can never be applied, or was kept on too many
+    /// deliveries). The rule is [`Batch`]'s and [`give_up_at`]'s; this reads the outputs they
+    /// ask for, applies the events they sort and parks what they give up on.
     #[tracing::instrument(name = "run.fan_in", skip_all, fields(messages = messages.len()))]
     async fn apply_events(&self, messages: Vec<Received>) -> Vec<Received> {
         let mut spans = ItemSpans::open(messages.iter().map(|m| m.text.as_str()));
         let batch = Batch::read(messages.iter().map(|m| m.text.as_str()), now_ms());
         let mut results = HashMap::new();
         for output in batch.outputs() {
-            match self.read_result(output.run.as_str(), output.item).await {
-                Ok(result) => {
-                    results.insert(output, result);
-                }
+            let read = self.read_result(output.run.as_str(), output.item).await;
+            if let Err(e) = &read {
                 // Its message is kept: reading the output may work next time.
-                Err(e) => {
-                    tracing::warn!(run = %output.run, item = output.item, "cannot use event: {e}")
-                }
+                tracing::warn!(run = %output.run, item = output.item, "cannot use event: {e}");
             }
+            results.insert(output, read.map_err(|e| e.to_string()));
         }
         let mut applied = HashMap::new();
         for (run, events) in batch.events_by_run(&results) {
@@ -118,43 +115,42 @@ impl Engine {
                     self.inner.metrics.fan_in_events.inc_by(count);
                     Applied::Stored
                 }
-                Err(EngineError::NotFound(_)) => {
-                    tracing::debug!(run = %run, "events for an unknown or purged run dropped");
-                    Applied::Unknown
-                }
-                Err(EngineError::Rejected { message, .. }) => {
-                    tracing::warn!(run = %run, "events rejected: {message}");
-                    Applied::Rejected
-                }
+                Err(EngineError::NotFound(_)) => Applied::Unknown,
+                Err(EngineError::Rejected { message, .. }) => Applied::Rejected(message),
                 Err(e) => {
                     tracing::warn!(run = %run, "cannot apply events: {e}; they will be retried");
-                    Applied::Failed
+                    Applied::Failed(e.to_string())
                 }
             };
-            spans.close(run.as_str(), outcome);
+            spans.close(run.as_str(), &outcome);
             applied.insert(run, outcome);
         }
-        batch
-            .fates(&results, &applied)
-            .into_iter()
-            .zip(messages)
-            .filter_map(|(fate, message)| match fate {
-                Fate::Delete => Some(message),
-                Fate::NotUnderstood(e) => {
-                    tracing::warn!(message = %message.id, "dropping an event that is not Event Grid JSON: {e}");
-                    Some(message)
-                }
-                Fate::Keep => None,
-            })
-            .collect()
+        let max = self.inner.config.event_max_dequeue;
+        let mut done = Vec::with_capacity(messages.len());
+        for (fate, message) in batch.fates(&results, &applied).into_iter().zip(messages) {
+            match give_up_at(fate, message.dequeue_count, max) {
+                Fate::Delete => done.push(message),
+                Fate::Keep(_) => {}
+                Fate::Poison(reason) => match self.park_event(&message, &reason).await {
+                    Ok(()) => done.push(message),
+                    Err(e) => tracing::warn!(
+                        message = %message.id,
+                        "cannot park an event that will never apply ({reason}): {e}; it returns after its visibility timeout"
+                    ),
+                },
+            }
+        }
+        done
     }
 
     /// Deletes applied event messages, 16 at a time.
     async fn delete_events(self, applied: Vec<Received>) {
         let storage = &self.inner.storage;
+        let deadline = self.inner.config.storage_deadline;
         stream::iter(applied)
             .for_each_concurrent(16, |message| async move {
-                if let Err(e) = storage.delete(names::EVENTS_QUEUE, &message).await {
+                let delete = storage.delete(names::EVENTS_QUEUE, &message);
+                if let Err(e) = storage.within(deadline, "deleting an event", delete).await {
                     tracing::warn!("deleting an applied event: {e}");
                 }
             })
@@ -168,10 +164,14 @@ impl Engine {
         item: u32,
     ) -> Result<ItemResult, EngineError> {
         let name = item_blob(run_id, item);
-        let bytes = self
-            .inner
-            .storage
-            .download_blob(names::OUTPUT_CONTAINER, &name)
+        let storage = &self.inner.storage;
+        let read = storage.download_blob(names::OUTPUT_CONTAINER, &name);
+        let bytes = storage
+            .within(
+                self.inner.config.storage_deadline,
+                "reading an output",
+                read,
+            )
             .await?
             .ok_or_else(|| EngineError::Rejected {
                 id: run_id.to_string(),

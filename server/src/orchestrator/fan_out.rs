@@ -176,14 +176,19 @@ impl Engine {
         let blob = item_blob(id.as_str(), item);
         let body = serde_json::to_vec(&item_input(id.as_str(), item, input))
             .expect("an item input always serializes");
-        self.inner
-            .storage
-            .upload_blob(names::INPUT_CONTAINER, &blob, body, "application/json")
+        let storage = &self.inner.storage;
+        let deadline = self.inner.config.storage_deadline;
+        let upload = storage.upload_blob(names::INPUT_CONTAINER, &blob, body, "application/json");
+        storage
+            .within(deadline, "writing an item's input", upload)
             .await?;
         let message = serde_json::to_string(&message).expect("a work item always serializes");
         // Noted before the send: a worker may finish the item before the send returns.
         self.inner.metrics.enqueuing(id, item, now_ms());
-        self.inner.storage.send(names::WORK_QUEUE, &message).await?;
+        let send = storage.send(names::WORK_QUEUE, &message);
+        storage
+            .within(deadline, "sending an item's work message", send)
+            .await?;
         self.inner.metrics.fan_out_messages.inc();
         Ok(())
     }

@@ -48,7 +48,7 @@ impl ItemSpans {
     }
 
     /// Ends the spans of `run`'s items, saying how applying them went.
-    pub(super) fn close(&mut self, run: &str, applied: Applied) {
+    pub(super) fn close(&mut self, run: &str, applied: &Applied) {
         for span in self.by_run.remove(run).unwrap_or_default() {
             span.record("applied", tracing::field::debug(applied));
         }

@@ -12,18 +12,24 @@
 //! - `fan_in`: completion and failure events from the queue (apply a batch, persist once per
 //!   run, then delete the messages).
 //! - `item_spans`: the fan-in's span of each traced item event.
-//! - `triage`: which event messages are applied, kept for a retry or dropped (pure).
+//! - `triage`: which event messages are applied, kept for a retry or parked (pure).
+//! - [`dead_letter`]: parking the event messages that can never be applied on
+//!   `item-events-poison`, with the reason.
 //! - `recovery`: resuming every unfinished run at start-up.
+//! - `reconcile`: counting outputs whose events were missed, from a listing of each unfinished
+//!   run's outputs, at start-up and every `reconcile_interval`.
 //! - `census`: the runs known, by status (for the metrics).
 //! - `cancellation`: the marker a terminated or purged run leaves for the workers.
 
 mod cancellation;
 mod census;
+pub mod dead_letter;
 pub mod engine;
 mod fan_in;
 mod fan_out;
 pub mod input;
 mod item_spans;
+mod reconcile;
 mod recovery;
 pub mod store;
 mod triage;

@@ -1,14 +1,9 @@
 //! Recovery at start-up: every stored run that is not finished is resumed, after counting the
-//! outputs its workers wrote while no server was listening.
+//! outputs its workers wrote while no server was listening (see `reconcile`).
 
 use std::time::Duration;
 
-use orchestration::{Event, RunId};
-use plumbing::clock::now_ms;
-use protocol::work::parse_item_blob;
-use storage::names;
-
-use super::engine::{Engine, EngineError};
+use super::engine::Engine;
 
 impl Engine {
     /// Loads every stored run and resumes those not finished, retrying until storage answers.
@@ -41,7 +36,8 @@ impl Engine {
                 self.mark_if_terminated(&doc).await;
                 continue;
             }
-            if let Err(e) = self.reconcile(&id).await {
+            // Every output not counted: none of their events will be applied before this.
+            if let Err(e) = self.reconcile(&id, None).await {
                 tracing::warn!(run = %id, "cannot reconcile outputs: {e}");
             }
             self.spawn_fan_out(id);
@@ -50,40 +46,5 @@ impl Engine {
         if resumed > 0 {
             tracing::info!(resumed, "resumed unfinished runs");
         }
-    }
-
-    /// Counts outputs written while no server was listening (or whose events were lost).
-    async fn reconcile(&self, id: &RunId) -> Result<(), EngineError> {
-        let names = self
-            .inner
-            .storage
-            .list_blob_names(names::OUTPUT_CONTAINER, &format!("{id}/"))
-            .await?;
-        let known = {
-            let entry = self.entry(id).await?;
-            let entry = entry.lock().await;
-            entry.doc.state.clone()
-        };
-        let missing: Vec<u32> = names
-            .iter()
-            .filter_map(|name| parse_item_blob(name).map(|(_, item)| item))
-            .filter(|item| {
-                *item < known.input_count() && !known.is_completed(*item) && !known.is_failed(*item)
-            })
-            .collect();
-        if missing.is_empty() {
-            return Ok(());
-        }
-        let mut events = Vec::with_capacity(missing.len());
-        for item in missing {
-            let result = self.read_result(id.as_str(), item).await?;
-            events.push(Event::ItemCompleted {
-                item,
-                result,
-                at: now_ms(),
-            });
-        }
-        tracing::info!(run = %id, items = events.len(), "reconciled outputs");
-        self.apply(id, events).await.map(|_| ())
     }
 }

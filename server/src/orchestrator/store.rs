@@ -3,7 +3,11 @@
 //! A new run is created only if no document of that name exists (`If-None-Match: *`); every
 //! later write names the ETag it read (`If-Match`). A write that lost a race fails with
 //! [`StoreError::Conflict`] instead of silently overwriting, and the engine reloads and
-//! re-applies its (idempotent) events. Every call goes through the `storage` crate.
+//! re-applies its (idempotent) events. Every call goes through the `storage` crate, each with a
+//! deadline: a write that timed out may still have landed, and the next write then finds the
+//! ETag changed (a `Conflict`), reloads and re-applies, as for any lost race.
+
+use std::time::Duration;
 
 use orchestration::RunId;
 use storage::blobs::Condition;
@@ -29,11 +33,13 @@ pub enum StoreError {
 #[derive(Clone, Debug)]
 pub struct RunStore {
     storage: Storage,
+    /// The longest one call may take.
+    deadline: Duration,
 }
 
 impl RunStore {
-    pub fn new(storage: Storage) -> RunStore {
-        RunStore { storage }
+    pub fn new(storage: Storage, deadline: Duration) -> RunStore {
+        RunStore { storage, deadline }
     }
 
     fn blob_name(id: &RunId) -> String {
@@ -56,23 +62,29 @@ impl RunStore {
             id: id.to_string(),
             message: e.to_string(),
         })?;
+        let name = Self::blob_name(id);
+        let write = self.storage.upload_blob_if(
+            names::ORCHESTRATIONS_CONTAINER,
+            &name,
+            body,
+            "application/json",
+            condition,
+        );
         self.storage
-            .upload_blob_if(
-                names::ORCHESTRATIONS_CONTAINER,
-                &Self::blob_name(id),
-                body,
-                "application/json",
-                condition,
-            )
+            .within(self.deadline, "writing a run document", write)
             .await?
             .map_err(|_| StoreError::Conflict(id.to_string()))
     }
 
     /// Reads a run's document and its ETag; `None` if there is none.
     pub async fn load(&self, id: &RunId) -> Result<Option<(RunDocument, Etag)>, StoreError> {
+        let name = Self::blob_name(id);
+        let read = self
+            .storage
+            .download_blob_with_etag(names::ORCHESTRATIONS_CONTAINER, &name);
         let Some((bytes, etag)) = self
             .storage
-            .download_blob_with_etag(names::ORCHESTRATIONS_CONTAINER, &Self::blob_name(id))
+            .within(self.deadline, "reading a run document", read)
             .await?
         else {
             return Ok(None);
@@ -86,9 +98,12 @@ impl RunStore {
 
     /// The ids of every stored run.
     pub async fn ids(&self) -> Result<Vec<RunId>, StoreError> {
+        let list = self
+            .storage
+            .list_blob_names(names::ORCHESTRATIONS_CONTAINER, "");
         let names = self
             .storage
-            .list_blob_names(names::ORCHESTRATIONS_CONTAINER, "")
+            .within(self.deadline, "listing the run documents", list)
             .await?;
         Ok(names
             .iter()
@@ -98,8 +113,12 @@ impl RunStore {
 
     /// Deletes a run's document (absent is fine).
     pub async fn delete(&self, id: &RunId) -> Result<(), StoreError> {
+        let name = Self::blob_name(id);
+        let delete = self
+            .storage
+            .delete_blob(names::ORCHESTRATIONS_CONTAINER, &name);
         self.storage
-            .delete_blob(names::ORCHESTRATIONS_CONTAINER, &Self::blob_name(id))
+            .within(self.deadline, "deleting a run document", delete)
             .await?;
         Ok(())
     }

@@ -5,18 +5,24 @@
 //! Pure, so that every case is tested without a queue. The fan-in does the I/O in between —
 //! reading the output blobs that completions without a result point to, then applying each
 //! run's events once — and hands back what it learned. The rule:
-//! - a message that is not Event Grid JSON is dropped: it will never parse, and left on the
-//!   queue it would come back forever and block nothing but the log;
+//! - a message that is not Event Grid JSON is parked on `item-events-poison` with the parser's
+//!   complaint: it will never parse, and left on the queue it would come back forever;
 //! - an event that says nothing about an item of a run (another type, another container, an id
 //!   that is not a run id) is ignored; it does not keep its message;
 //! - a completion without its result waits for its output blob; when that read fails its
 //!   message is kept, because the blob may be readable next time (its other events are still
 //!   applied: applying them again later is harmless);
-//! - a message is deleted only when every run it touches has its events stored, is unknown
-//!   (never existed, or purged: nobody will ever want them) or refused them all (the machine
-//!   would refuse them again). When storing any of its runs failed it is kept, and the queue
-//!   delivers it again after its visibility timeout. Applying an event twice is harmless: the
-//!   state machine counts each item once.
+//! - a message is deleted when every run it touches has its events stored. When storing any of
+//!   its runs failed it is kept, and the queue delivers it again after its visibility timeout.
+//!   Applying an event twice is harmless: the state machine counts each item once;
+//! - a message that touches a run that is unknown (never existed, or purged) or that refused
+//!   its events (the machine would refuse them again) is parked with the reason, unless
+//!   something else in it may still work next time: then it is kept, like any other;
+//! - a kept message is given up after a bounded number of deliveries ([`give_up_at`], the
+//!   same convention as the worker's `work-items-poison`): an output blob that is not there
+//!   (its run purged while its events waited, or an event from another writer) would otherwise
+//!   return every visibility timeout forever. An output that does exist is still counted by
+//!   the periodic reconciliation, which lists the outputs and needs no event.
 
 use std::collections::HashMap;
 
@@ -50,27 +56,43 @@ enum Reading {
 }
 
 /// How applying one run's events went.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) enum Applied {
     /// The run's state, with the events, is stored.
     Stored,
     /// No such run: it never existed here, or it was purged.
     Unknown,
-    /// The state machine refused every event; it would refuse them again.
-    Rejected,
-    /// Storage failed; applying the events again may work.
-    Failed,
+    /// The state machine refused every event, for this reason; it would refuse them again.
+    Rejected(String),
+    /// Storage failed, for this reason; applying the events again may work.
+    Failed(String),
 }
+
+/// What reading an output blob gave: the result, or why there is none (yet).
+pub(super) type Read = Result<ItemResult, String>;
 
 /// What becomes of a message once its batch has been applied.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) enum Fate {
-    /// Delete it: what it says is stored, or can never be used.
+    /// Delete it: what it says is stored, or concerns no run.
     Delete,
-    /// Delete it and say why: it is not Event Grid JSON.
-    NotUnderstood(String),
-    /// Leave it on the queue: something it needs failed and may work next time.
-    Keep,
+    /// Leave it on the queue, for this reason: something it needs failed and may work next
+    /// time.
+    Keep(String),
+    /// Park it on `item-events-poison` with this reason, then delete it: it can never be
+    /// applied.
+    Poison(String),
+}
+
+/// The delivery on which a message that is still kept is parked instead: the `max`th, as the
+/// worker parks a work item on its `max_dequeue`th failure (a `max` of 0 counts as 1).
+pub(super) fn give_up_at(fate: Fate, dequeue_count: u32, max: u32) -> Fate {
+    match fate {
+        Fate::Keep(why) if dequeue_count >= max.max(1) => {
+            Fate::Poison(format!("{why}; given up after {dequeue_count} deliveries"))
+        }
+        other => other,
+    }
 }
 
 /// A batch of event messages, read once.
@@ -118,14 +140,14 @@ impl Batch {
     /// covers them all). Completions whose output could not be read are left out.
     pub(super) fn events_by_run(
         &self,
-        results: &HashMap<Output, ItemResult>,
+        results: &HashMap<Output, Read>,
     ) -> Vec<(RunId, Vec<Event>)> {
         let mut by_run: Vec<(RunId, Vec<Event>)> = Vec::new();
         for wanted in self.wanted() {
             let (run, event) = match wanted {
                 Wanted::Event(run, event) => (run, event.clone()),
                 Wanted::Completion(output) => {
-                    let Some(result) = results.get(output) else {
+                    let Some(Ok(result)) = results.get(output) else {
                         continue;
                     };
                     let event = Event::ItemCompleted {
@@ -144,36 +166,66 @@ impl Batch {
         by_run
     }
 
-    /// The fate of each message, in the order they were read, given the results that could be
-    /// read and how applying each run went. A run the message touches with no outcome at all
+    /// The fate of each message, in the order they were read, given what reading each output
+    /// gave and how applying each run went. A run the message touches with no outcome at all
     /// was not applied, so the message is kept: only what is known to be stored is deleted.
+    /// A message is parked only when nothing in it may work next time.
     pub(super) fn fates(
         &self,
-        results: &HashMap<Output, ItemResult>,
+        results: &HashMap<Output, Read>,
         applied: &HashMap<RunId, Applied>,
     ) -> Vec<Fate> {
         self.messages
             .iter()
             .map(|reading| match reading {
-                Reading::NotJson(error) => Fate::NotUnderstood(error.clone()),
+                Reading::NotJson(error) => Fate::Poison(format!("not Event Grid JSON: {error}")),
                 Reading::Events(wanted) => {
-                    let settled = wanted.iter().all(|wanted| {
+                    let mut retry = Vec::new();
+                    let mut never = Vec::new();
+                    for wanted in wanted {
                         let run = match wanted {
                             Wanted::Event(run, _) => run,
-                            Wanted::Completion(output) if results.contains_key(output) => {
-                                &output.run
-                            }
-                            Wanted::Completion(_) => return false,
+                            Wanted::Completion(output) => match results.get(output) {
+                                Some(Ok(_)) => &output.run,
+                                Some(Err(why)) => {
+                                    push_once(&mut retry, why.clone());
+                                    continue;
+                                }
+                                None => {
+                                    push_once(
+                                        &mut retry,
+                                        format!(
+                                            "the output of {} item {} was not read",
+                                            output.run, output.item
+                                        ),
+                                    );
+                                    continue;
+                                }
+                            },
                         };
-                        matches!(
-                            applied.get(run),
-                            Some(Applied::Stored | Applied::Unknown | Applied::Rejected)
-                        )
-                    });
-                    if settled {
-                        Fate::Delete
-                    } else {
-                        Fate::Keep
+                        match applied.get(run) {
+                            Some(Applied::Stored) => {}
+                            Some(Applied::Unknown) => push_once(
+                                &mut never,
+                                format!("run {run} does not exist (never started, or purged)"),
+                            ),
+                            Some(Applied::Rejected(why)) => push_once(
+                                &mut never,
+                                format!("run {run} refused the events: {why}"),
+                            ),
+                            Some(Applied::Failed(why)) => {
+                                push_once(&mut retry, format!("storing run {run} failed: {why}"))
+                            }
+                            None => push_once(&mut retry, format!("run {run} was not applied")),
+                        }
+                    }
+                    match (retry.is_empty(), never.is_empty()) {
+                        (true, true) => Fate::Delete,
+                        (true, false) => Fate::Poison(never.join("; ")),
+                        (false, _) => {
+                            retry.extend(never);
+                            Fate::Keep(retry.join("; "))
+                        }
                     }
                 }
             })
@@ -185,6 +237,13 @@ impl Batch {
             Reading::NotJson(_) => [].iter(),
             Reading::Events(wanted) => wanted.iter(),
         })
+    }
+}
+
+/// Adds `reason` unless it is there already (a message may name one run many times).
+fn push_once(reasons: &mut Vec<String>, reason: String) {
+    if !reasons.contains(&reason) {
+        reasons.push(reason);
     }
 }
 
@@ -286,7 +345,22 @@ mod tests {
     }
 
     fn outcomes(pairs: &[(&str, Applied)]) -> HashMap<RunId, Applied> {
-        pairs.iter().map(|(id, a)| (run(id), *a)).collect()
+        pairs.iter().map(|(id, a)| (run(id), a.clone())).collect()
+    }
+
+    fn failed_store() -> Applied {
+        Applied::Failed("timed out".into())
+    }
+
+    fn kept(fate: &Fate) -> bool {
+        matches!(fate, Fate::Keep(_))
+    }
+
+    fn result(value: u64) -> Read {
+        Ok(ItemResult {
+            value,
+            compute_ms: 3,
+        })
     }
 
     #[test]
@@ -331,7 +405,7 @@ mod tests {
     }
 
     #[test]
-    fn a_message_that_is_not_event_grid_json_is_dropped_with_the_reason() {
+    fn a_message_that_is_not_event_grid_json_is_parked_with_the_reason() {
         let batch = read(&[
             "not json".to_string(),
             r#"{"id": "1"}"#.to_string(),
@@ -344,21 +418,27 @@ mod tests {
             vec![(run("run-a"), vec![completion(1, 7)])]
         );
         let fates = batch.fates(&none, &outcomes(&[("run-a", Applied::Stored)]));
-        assert!(matches!(&fates[0], Fate::NotUnderstood(e) if e.contains("expected")));
-        assert!(matches!(&fates[1], Fate::NotUnderstood(e) if e.contains("missing field")));
+        assert!(matches!(&fates[0], Fate::Poison(e) if e.contains("expected")));
+        assert!(matches!(&fates[1], Fate::Poison(e) if e.contains("missing field")));
         assert_eq!(fates[2], Fate::Delete);
     }
 
     #[test]
-    fn events_for_a_run_not_known_or_refused_are_dropped() {
+    fn events_for_a_run_not_known_or_refused_are_parked_with_the_reason() {
         let batch = read(&[
             one(&completed("gone", 1, Some(7))),
             one(&completed("over", 1, Some(7))),
         ]);
-        let applied = outcomes(&[("gone", Applied::Unknown), ("over", Applied::Rejected)]);
+        let applied = outcomes(&[
+            ("gone", Applied::Unknown),
+            ("over", Applied::Rejected("item 1 is out of range".into())),
+        ]);
         assert_eq!(
             batch.fates(&HashMap::new(), &applied),
-            vec![Fate::Delete, Fate::Delete]
+            vec![
+                Fate::Poison("run gone does not exist (never started, or purged)".into()),
+                Fate::Poison("run over refused the events: item 1 is out of range".into()),
+            ]
         );
     }
 
@@ -367,11 +447,11 @@ mod tests {
         let batch = read(&[one(&completed("run-a", 1, Some(7)))]);
         let none = HashMap::new();
         assert_eq!(
-            batch.fates(&none, &outcomes(&[("run-a", Applied::Failed)])),
-            vec![Fate::Keep]
+            batch.fates(&none, &outcomes(&[("run-a", failed_store())])),
+            vec![Fate::Keep("storing run run-a failed: timed out".into())]
         );
         // No outcome at all: not known to be stored, so kept too.
-        assert_eq!(batch.fates(&none, &HashMap::new()), vec![Fate::Keep]);
+        assert!(kept(&batch.fates(&none, &HashMap::new())[0]));
     }
 
     #[test]
@@ -387,23 +467,8 @@ mod tests {
         assert_eq!(batch.outputs(), vec![output(2), output(3)]);
 
         // Both blobs read: the completions carry what they hold.
-        let results: HashMap<Output, ItemResult> = [
-            (
-                output(2),
-                ItemResult {
-                    value: 20,
-                    compute_ms: 3,
-                },
-            ),
-            (
-                output(3),
-                ItemResult {
-                    value: 30,
-                    compute_ms: 3,
-                },
-            ),
-        ]
-        .into();
+        let results: HashMap<Output, Read> =
+            [(output(2), result(20)), (output(3), result(30))].into();
         let events = &batch.events_by_run(&results)[0].1;
         assert_eq!(events[0], completion(2, 20));
         assert_eq!(events[1], completion(3, 30));
@@ -415,17 +480,24 @@ mod tests {
 
         // Item 3's blob could not be read: its message is kept, the failure beside it is still
         // applied (it will be applied again, harmlessly), and the other message goes.
-        let partial: HashMap<Output, ItemResult> = results
-            .into_iter()
-            .filter(|(output, _)| output.item == 2)
-            .collect();
+        let mut partial = results.clone();
+        partial.insert(
+            output(3),
+            Err("output run-a/000003.json does not exist".into()),
+        );
         let events = &batch.events_by_run(&partial)[0].1;
         assert_eq!(events.len(), 2);
         assert!(matches!(events[1], Event::ItemFailed { item: 9, .. }));
         assert_eq!(
             batch.fates(&partial, &stored),
-            vec![Fate::Delete, Fate::Keep]
+            vec![
+                Fate::Delete,
+                Fate::Keep("output run-a/000003.json does not exist".into())
+            ]
         );
+        // Not read at all (no answer yet): kept as well.
+        let unread: HashMap<Output, Read> = [(output(2), result(20))].into();
+        assert!(kept(&batch.fates(&unread, &stored)[1]));
     }
 
     #[test]
@@ -459,14 +531,7 @@ mod tests {
         };
         // The blob is read once however many messages name it.
         assert_eq!(batch.outputs(), vec![output.clone()]);
-        let results: HashMap<Output, ItemResult> = [(
-            output,
-            ItemResult {
-                value: 60,
-                compute_ms: 3,
-            },
-        )]
-        .into();
+        let results: HashMap<Output, Read> = [(output, result(60))].into();
         // One persist for the run; the machine counts each item once.
         assert_eq!(
             batch.events_by_run(&results),
@@ -507,17 +572,46 @@ mod tests {
             vec![Fate::Delete, Fate::Delete]
         );
         // run-b's store failed: both messages touching it stay; run-a's events are stored.
-        assert_eq!(
-            fates(&[("run-a", Applied::Stored), ("run-b", Applied::Failed)]),
-            vec![Fate::Keep, Fate::Keep]
+        let both_kept = fates(&[("run-a", Applied::Stored), ("run-b", failed_store())]);
+        assert!(both_kept.iter().all(kept), "{both_kept:?}");
+        let first_kept = fates(&[("run-a", failed_store()), ("run-b", Applied::Stored)]);
+        assert!(kept(&first_kept[0]));
+        assert_eq!(first_kept[1], Fate::Delete);
+        let first_parked = fates(&[("run-a", Applied::Unknown), ("run-b", Applied::Stored)]);
+        assert!(matches!(&first_parked[0], Fate::Poison(why) if why.contains("run-a")));
+        assert_eq!(first_parked[1], Fate::Delete);
+        // One run gone, the other not stored: kept (run-b may be stored next time), and the
+        // reason names both, for the record it may end as.
+        let mixed = fates(&[("run-a", Applied::Unknown), ("run-b", failed_store())]);
+        assert!(
+            matches!(&mixed[0], Fate::Keep(why) if why.contains("run-b") && why.contains("run-a")),
+            "{mixed:?}"
         );
-        assert_eq!(
-            fates(&[("run-a", Applied::Failed), ("run-b", Applied::Stored)]),
-            vec![Fate::Keep, Fate::Delete]
-        );
-        assert_eq!(
-            fates(&[("run-a", Applied::Unknown), ("run-b", Applied::Stored)]),
-            vec![Fate::Delete, Fate::Delete]
-        );
+    }
+
+    #[test]
+    fn a_kept_message_is_parked_on_its_last_allowed_delivery() {
+        let keep = || Fate::Keep("output run-a/000001.json does not exist".into());
+        for delivery in 1..5 {
+            assert_eq!(
+                give_up_at(keep(), delivery, 5),
+                keep(),
+                "delivery {delivery}"
+            );
+        }
+        for delivery in [5, 6, u32::MAX] {
+            assert_eq!(
+                give_up_at(keep(), delivery, 5),
+                Fate::Poison(format!(
+                    "output run-a/000001.json does not exist; given up after {delivery} deliveries"
+                ))
+            );
+        }
+        // Deleted and parked messages are not affected by the count.
+        assert_eq!(give_up_at(Fate::Delete, 99, 5), Fate::Delete);
+        let parked = Fate::Poison("not Event Grid JSON".into());
+        assert_eq!(give_up_at(parked.clone(), 1, 5), parked);
+        // A cap of 0 is taken as 1: the first delivery is the last.
+        assert!(matches!(give_up_at(keep(), 1, 0), Fate::Poison(_)));
     }
 }
