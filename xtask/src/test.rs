@@ -98,13 +98,6 @@ pub fn run(args: &TestArgs) -> Result<()> {
         )
     })?;
 
-    if !args.no_images {
-        step("images", &mut || {
-            images::build(&built.site)?;
-            smoke::run()
-        })?;
-    }
-
     step("official Durable Functions client", &mut || {
         official_client(&built)
     })?;
@@ -112,6 +105,15 @@ pub fn run(args: &TestArgs) -> Result<()> {
     if !args.no_browser {
         step("browser tests", &mut || {
             browser_tests(&built, &["--grep-invert", "@perf"])
+        })?;
+    }
+
+    // Last: the slowest stage (static release builds for the images), so that every faster
+    // check has reported first.
+    if !args.no_images {
+        step("images", &mut || {
+            images::build(&built.site)?;
+            smoke::run()
         })?;
     }
 
