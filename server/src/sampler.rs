@@ -68,9 +68,7 @@ pub async fn run(
             was_ok = Some(ok);
         }
         sources.metrics.sampled(&sample);
-        sources
-            .metrics
-            .set_runs(&sources.engine.runs_by_status().await);
+        sources.metrics.set_runs(&sources.engine.runs_by_status());
         // Runs first, so a sample's completed total includes the progress it was taken with.
         // From the engine's published snapshot: no run lock, no storage call.
         hub.publish_runs(sources.engine.progress());
