@@ -134,6 +134,7 @@ fn reads(id: &str) -> Vec<(Method, String)> {
             format!("{}/queue.svg?minutes=1", routes::EXPORT),
         ),
         (Method::GET, routes::replay(id)),
+        (Method::GET, routes::recording(id)),
         (Method::GET, "/".to_string()),
         (Method::GET, format!("/runs/{id}")),
         (Method::GET, "/favicon.svg".to_string()),

@@ -186,6 +186,7 @@ fn cases(running: &str, finished: &str) -> Vec<Case> {
             (Method::POST, patterns::RESTART),
             (Method::POST, patterns::RAISE_EVENT),
             (Method::GET, patterns::REPLAY),
+            (Method::GET, patterns::RECORDING),
             (Method::POST, patterns::RUNTIME_START_WITH_ID),
         ] {
             let path = pattern
@@ -209,6 +210,18 @@ fn cases(running: &str, finished: &str) -> Vec<Case> {
             Method::GET,
             format!("{}/samples.csv?run={id}", routes::EXPORT),
         ));
+    }
+
+    // A recording of a run still going, of an unknown run, and with a query it ignores.
+    for (name, path) in [
+        ("run still going", routes::recording(running)),
+        ("unknown run", routes::recording("no-such-run")),
+        (
+            "ignored query",
+            format!("{}?speed=1e308&x=%00", routes::recording(finished)),
+        ),
+    ] {
+        all.push(case("recording", name, Method::GET, path));
     }
 
     let raise = routes::instance_action(running, "raiseEvent/ComputeComplete");

@@ -408,6 +408,41 @@ async fn a_replay_serves_the_feed_and_obeys_its_controls() {
         assert_eq!(response.status(), 400, "{body}");
         assert!(response.json::<Value>().await.unwrap()["error"].is_string());
     }
+    // Hostile bodies: a 4xx with a JSON reason, never a 5xx, and nothing changed.
+    for (content_type, body) in [
+        ("application/json", "not json".to_string()),
+        ("application/json", "{\"speed\": -1}".to_string()),
+        ("application/json", "{\"speed\": 1e308}".to_string()),
+        ("application/json", "{\"positionMs\": -5}".to_string()),
+        (
+            "application/json",
+            "{\"positionMs\": 18446744073709551616}".to_string(),
+        ),
+        ("application/json", "{\"paused\": \"yes\"}".to_string()),
+        (
+            "application/json",
+            format!("{}{}", "[".repeat(10_000), "]".repeat(10_000)),
+        ),
+        (
+            "application/json",
+            format!("{{\"x\": \"{}\"}}", "a".repeat(100_000)),
+        ),
+        ("text/plain", "{\"paused\": true}".to_string()),
+    ] {
+        let response = client
+            .post(format!("{base}{}", routes::REPLAY_CONTROL))
+            .header("content-type", content_type)
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        assert!(status.is_client_error(), "{status} for {:.60}", body);
+        let text = response.text().await.unwrap();
+        let error: Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{status} not JSON ({e}): {text}"));
+        assert!(error["error"].is_string(), "{text}");
+    }
     assert_eq!(replaying.player().status(), answered);
 
     // The recorded run's document, the recorded policy; nothing else.
