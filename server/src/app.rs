@@ -20,6 +20,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::cluster::api as cluster_api;
 use crate::durable::ApiSettings;
+use crate::guard::HostPolicy;
 use crate::live::Hub;
 use crate::orchestrator::Engine;
 use crate::{auth, durable, error, export, guard, live_socket, probes};
@@ -81,8 +82,7 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(App);
     let options = state.leptos.clone();
-    let [nosniff, referrer, frame_options, frame_ancestors] = guard::security_headers();
-    Router::new()
+    let router = Router::new()
         .route(routes::HEALTHZ, get(probes::healthz))
         .route(routes::READYZ, get(probes::readyz))
         .route(routes::LIVE, get(live_socket::live_socket))
@@ -104,22 +104,34 @@ pub fn router(state: AppState) -> Router {
         .route(plumbing::metrics::PATH, any(error::no_such_route))
         .method_not_allowed_fallback(error::wrong_method)
         .leptos_routes(&state, routes, move || shell(options.clone()))
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell))
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(shell));
+    // Bodies are small JSON documents (a policy is about 2 KiB); the PNG exports are the
+    // slowest answers, well within the time limit.
+    let (api, hosts) = (state.api.clone(), state.hosts.clone());
+    guarded(router, api, hosts, MAX_BODY_BYTES).with_state(state)
+}
+
+/// The layers every route of a Scaleboard server sits behind, the live server's and the
+/// replay server's alike: the operator and viewer roles, the host and origin check, a body
+/// limit of `max_body` bytes, the request time limit, the security headers and the trace.
+pub fn guarded<S: Clone + Send + Sync + 'static>(
+    router: Router<S>,
+    api: ApiSettings,
+    hosts: HostPolicy,
+    max_body: usize,
+) -> Router<S> {
+    let [nosniff, referrer, frame_options, frame_ancestors] = guard::security_headers();
+    router
         .layer(middleware::from_fn_with_state(
-            state.api.clone(),
+            api.clone(),
             auth::require_operator,
         ))
+        .layer(middleware::from_fn_with_state(api, auth::require_viewer))
         .layer(middleware::from_fn_with_state(
-            state.api.clone(),
-            auth::require_viewer,
-        ))
-        .layer(middleware::from_fn_with_state(
-            state.hosts.clone(),
+            hosts,
             guard::check_host_and_origin,
         ))
-        // Bodies are small JSON documents (a policy is about 2 KiB); the PNG exports are the
-        // slowest answers, well within the time limit.
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(DefaultBodyLimit::max(max_body))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
@@ -129,7 +141,6 @@ pub fn router(state: AppState) -> Router {
         .layer(frame_options)
         .layer(frame_ancestors)
         .layer(TraceLayer::new_for_http())
-        .with_state(state)
 }
 
 /// One bounded attempt at creating the queues and containers.

@@ -22,6 +22,24 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// A JSON body that could not be read as `what`: 413 past the body limit, 415 without a
+    /// JSON content type, 400 for the rest, with the reason.
+    pub fn bad_json(what: &str, rejection: axum::extract::rejection::JsonRejection) -> ApiError {
+        let status = match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE | StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+                rejection.status()
+            }
+            _ => StatusCode::BAD_REQUEST,
+        };
+        ApiError::new(
+            status,
+            format!(
+                "{what}: {}",
+                crate::durable::params::truncate(&rejection.body_text())
+            ),
+        )
+    }
+
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
         ApiError {
             status,

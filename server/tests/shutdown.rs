@@ -12,7 +12,7 @@ use std::time::Duration;
 use azurite::{Azurite, Options};
 use protocol::durable::{RuntimeStatus, StatusDocument};
 use storage::{names, Storage};
-use support::{blobs_of_run, eventually, storage_for};
+use support::{blobs_of_run, eventually, start_run_on, storage_for};
 use tokio::io::AsyncReadExt;
 use tokio::process::{Child, Command};
 
@@ -79,27 +79,7 @@ async fn sigterm_mid_run_abandons_no_message_and_the_run_completes_after_a_resta
     let mut server = spawn_server(&azurite, port);
 
     // A run whose items each take a little compute, so pods are busy when the signal comes.
-    let started = eventually(
-        Duration::from_secs(30),
-        "the server to start a run",
-        || async {
-            let response = reqwest::Client::new()
-                .post(format!(
-                    "http://127.0.0.1:{port}{}",
-                    protocol::routes::start(ITEMS, Some(200_000))
-                ))
-                .header("content-length", "0")
-                .send()
-                .await
-                .ok()?;
-            (response.status() == 202).then_some(response)
-        },
-    )
-    .await;
-    let id = started.json::<serde_json::Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let id = start_run_on(port, ITEMS, 200_000, Duration::from_secs(30)).await;
     eventually(
         Duration::from_secs(120),
         "some items to complete",

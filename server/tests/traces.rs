@@ -24,7 +24,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::common::v1::KeyValue;
 use prost::Message;
-use support::eventually;
+use support::{eventually, start_run_on};
 use tokio::process::{Child, Command};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_scaleboard");
@@ -190,27 +190,7 @@ async fn one_item_is_one_trace_across_the_server_and_the_worker() {
     let server = spawn_server(&azurite, port, receiver_port);
     let worker = spawn_worker(&azurite, receiver_port);
 
-    let started = eventually(
-        Duration::from_secs(60),
-        "the server to start a run",
-        || async {
-            let response = reqwest::Client::new()
-                .post(format!(
-                    "http://127.0.0.1:{port}{}",
-                    protocol::routes::start(1, Some(1_000))
-                ))
-                .header("content-length", "0")
-                .send()
-                .await
-                .ok()?;
-            (response.status() == 202).then_some(response)
-        },
-    )
-    .await;
-    let run = started.json::<serde_json::Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let run = start_run_on(port, 1, 1_000, Duration::from_secs(60)).await;
 
     // The fan-in's span is the item's last: once it is exported, so is the rest.
     let fan_in = eventually(

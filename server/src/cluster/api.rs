@@ -2,7 +2,6 @@
 //! local model's policy, read and replaced live.
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::Json;
 use protocol::cluster::{ClusterInfo, Profile, ProfileApplied};
 use protocol::live::ClusterSource;
@@ -40,19 +39,7 @@ pub async fn set_profile(
             "the policy can be edited only with the local cluster model (--cluster local); on Kubernetes, edit the ScaledObject",
         ));
     };
-    let Json(profile) = body.map_err(|e| {
-        let status = match e.status() {
-            StatusCode::PAYLOAD_TOO_LARGE | StatusCode::UNSUPPORTED_MEDIA_TYPE => e.status(),
-            _ => StatusCode::BAD_REQUEST,
-        };
-        ApiError::new(
-            status,
-            format!(
-                "not a policy: {}",
-                crate::durable::params::truncate(&e.body_text())
-            ),
-        )
-    })?;
+    let Json(profile) = body.map_err(|e| ApiError::bad_json("not a policy", e))?;
     local
         .set_profile(profile)
         .map_err(|e| ApiError::bad_request(format!("the policy is not valid: {e}")))?;

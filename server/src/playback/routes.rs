@@ -12,9 +12,7 @@ use std::sync::Arc;
 
 use app::{shell, App};
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{DefaultBodyLimit, FromRef, Path, State};
-use axum::http::StatusCode;
-use axum::middleware;
+use axum::extract::{FromRef, Path, State};
 use axum::response::Response;
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
@@ -25,15 +23,13 @@ use protocol::durable::StatusDocument;
 use protocol::recording::{Recording, ReplayControl, ReplayStatus};
 use protocol::routes;
 use tokio_util::sync::CancellationToken;
-use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
 
 use super::Player;
 use crate::durable::ApiSettings;
 use crate::error::ApiError;
 use crate::guard::HostPolicy;
 use crate::live::Hub;
-use crate::{auth, error, guard, probes};
+use crate::{auth, error, probes};
 
 /// A control is a few dozen bytes.
 const MAX_BODY_BYTES: usize = 4 * 1024;
@@ -65,8 +61,7 @@ impl FromRef<ReplayState> for ApiSettings {
 pub fn router(state: ReplayState, hosts: HostPolicy) -> Router {
     let pages = generate_route_list(App);
     let options = state.leptos.clone();
-    let [nosniff, referrer, frame_options, frame_ancestors] = guard::security_headers();
-    Router::new()
+    let router = Router::new()
         .route(routes::HEALTHZ, get(probes::healthz))
         .route(routes::READYZ, get(probes::healthz))
         .route(routes::LIVE, get(live_socket))
@@ -80,30 +75,9 @@ pub fn router(state: ReplayState, hosts: HostPolicy) -> Router {
         .route("/runtime/{*rest}", any(error::no_such_route))
         .method_not_allowed_fallback(error::wrong_method)
         .leptos_routes(&state, pages, move || shell(options.clone()))
-        .fallback(leptos_axum::file_and_error_handler::<ReplayState, _>(shell))
-        .layer(middleware::from_fn_with_state(
-            state.api.clone(),
-            auth::require_operator,
-        ))
-        .layer(middleware::from_fn_with_state(
-            state.api.clone(),
-            auth::require_viewer,
-        ))
-        .layer(middleware::from_fn_with_state(
-            hosts,
-            guard::check_host_and_origin,
-        ))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            crate::app::REQUEST_TIMEOUT,
-        ))
-        .layer(nosniff)
-        .layer(referrer)
-        .layer(frame_options)
-        .layer(frame_ancestors)
-        .layer(TraceLayer::new_for_http())
-        .with_state(state)
+        .fallback(leptos_axum::file_and_error_handler::<ReplayState, _>(shell));
+    let api = state.api.clone();
+    crate::app::guarded(router, api, hosts, MAX_BODY_BYTES).with_state(state)
 }
 
 /// `POST /api/replay/control` with a JSON [`ReplayControl`] → the replay's new state.
@@ -111,19 +85,8 @@ async fn control(
     State(state): State<ReplayState>,
     body: Result<Json<ReplayControl>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<ReplayStatus>, ApiError> {
-    let Json(control) = body.map_err(|e| {
-        let status = match e.status() {
-            StatusCode::PAYLOAD_TOO_LARGE | StatusCode::UNSUPPORTED_MEDIA_TYPE => e.status(),
-            _ => StatusCode::BAD_REQUEST,
-        };
-        ApiError::new(
-            status,
-            format!(
-                "not a replay control (speed, paused, positionMs): {}",
-                crate::durable::params::truncate(&e.body_text())
-            ),
-        )
-    })?;
+    let Json(control) = body
+        .map_err(|e| ApiError::bad_json("not a replay control (speed, paused, positionMs)", e))?;
     state
         .player
         .control(&control)

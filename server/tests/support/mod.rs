@@ -256,3 +256,26 @@ pub async fn blobs_of_run(storage: &Storage, container: &str, run_id: &str) -> V
         .unwrap();
     items.into_iter().filter_map(|i| i.name).collect()
 }
+
+/// Starts a run of `items` at `cost` on a server binary listening on `port`, retrying until it
+/// is up (within `limit`); returns the run's id.
+#[allow(dead_code)]
+pub async fn start_run_on(port: u16, items: u32, cost: u32, limit: Duration) -> String {
+    let started = eventually(limit, "the server to start a run", || async {
+        let response = reqwest::Client::new()
+            .post(format!(
+                "http://127.0.0.1:{port}{}",
+                protocol::routes::start(items, Some(cost))
+            ))
+            .header("content-length", "0")
+            .send()
+            .await
+            .ok()?;
+        (response.status() == 202).then_some(response)
+    })
+    .await;
+    started.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
