@@ -136,6 +136,18 @@ pub struct Config {
           value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub reconcile_interval_secs: u64,
 
+    /// Seconds a received completion event stays hidden while it is applied; one that could
+    /// not be applied (its output blob not readable yet) comes back after this long.
+    #[arg(long = "event-visibility-seconds", env = "SCALEBOARD_EVENT_VISIBILITY_SECONDS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub event_visibility_secs: u64,
+
+    /// The delivery on which a completion event that still cannot be applied is parked on
+    /// `item-events-poison` with the reason, as a worker parks a work item on its 5th.
+    #[arg(long, env = "SCALEBOARD_EVENT_MAX_DEQUEUE", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub event_max_dequeue: u32,
+
     #[command(flatten)]
     pub storage: StorageArgs,
 
@@ -224,6 +236,10 @@ impl Config {
     pub fn reconcile_interval(&self) -> Duration {
         Duration::from_secs(self.reconcile_interval_secs)
     }
+
+    pub fn event_visibility(&self) -> Duration {
+        Duration::from_secs(self.event_visibility_secs)
+    }
 }
 
 #[cfg(test)]
@@ -240,6 +256,8 @@ mod tests {
             MetricsAddr(Some("127.0.0.1:9464".parse().unwrap()))
         );
         assert_eq!(config.reconcile_interval(), Duration::from_secs(30));
+        assert_eq!(config.event_visibility(), Duration::from_secs(60));
+        assert_eq!(config.event_max_dequeue, 5);
     }
 
     #[test]
@@ -268,6 +286,31 @@ mod tests {
                 err.to_string().contains("--reconcile-interval"),
                 "{bad}: {err}"
             );
+        }
+    }
+
+    #[test]
+    fn the_event_delivery_settings_are_bounded() {
+        let config = Config::try_parse_from([
+            "scaleboard",
+            "--event-visibility-seconds",
+            "2",
+            "--event-max-dequeue",
+            "3",
+        ])
+        .unwrap();
+        assert_eq!(config.event_visibility(), Duration::from_secs(2));
+        assert_eq!(config.event_max_dequeue, 3);
+        for (flag, bad) in [
+            ("--event-visibility-seconds", "0"),
+            ("--event-visibility-seconds", "3601"),
+            ("--event-max-dequeue", "0"),
+            ("--event-max-dequeue", "101"),
+            ("--event-max-dequeue", "many"),
+        ] {
+            let arg = format!("{flag}={bad}");
+            let err = Config::try_parse_from(["scaleboard", arg.as_str()]).unwrap_err();
+            assert!(err.to_string().contains(flag), "{arg}: {err}");
         }
     }
 

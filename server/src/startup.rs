@@ -291,6 +291,8 @@ impl Settings {
                 max_input_count: config.max_input_count,
                 max_queued_items: config.max_queued_items,
                 reconcile_interval: config.reconcile_interval(),
+                event_visibility: config.event_visibility(),
+                event_max_dequeue: config.event_max_dequeue,
                 ..EngineConfig::default()
             },
             api: ApiSettings {

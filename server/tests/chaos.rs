@@ -19,7 +19,9 @@ use protocol::durable::{RuntimeStatus, StatusDocument};
 use reqwest::StatusCode;
 use serde_json::Value;
 use storage::{names, Storage};
-use support::{blobs_of_run, eventually, storage_for};
+use support::{
+    blobs_of_run, eventually, next_sample, send_completion, storage_for, take_event_poison,
+};
 use tokio::process::{Child, Command};
 use tokio::sync::{Mutex, OnceCell};
 
@@ -58,23 +60,36 @@ async fn worker_bin() -> &'static Path {
         .await
 }
 
-/// One Azurite, one server process (restartable on the same port), worker processes.
+/// One Azurite (restartable on the same ports with the same data), one server process
+/// (restartable on the same port), worker processes.
 struct Stack {
     azurite: Azurite,
+    azurite_options: Options,
+    _azurite_data: tempfile::TempDir,
     storage: Storage,
     port: u16,
     server: Option<Child>,
     server_env: Vec<(&'static str, String)>,
     workers: Vec<Child>,
     client: reqwest::Client,
+    started: std::time::Instant,
 }
 
 impl Stack {
     async fn start(server_env: &[(&'static str, &str)]) -> Stack {
-        let azurite = Azurite::start(&Options::for_tests()).unwrap();
+        let data = tempfile::tempdir().unwrap();
+        let mut azurite_options = Options {
+            data_dir: Some(data.path().to_path_buf()),
+            ..Options::for_tests()
+        };
+        let azurite = Azurite::start(&azurite_options).unwrap();
+        // A restart takes the same ports, which the workers and the server know.
+        azurite_options.ports = azurite.ports();
         let storage = storage_for(azurite.ports().blob, azurite.ports().queue);
         let mut stack = Stack {
             azurite,
+            azurite_options,
+            _azurite_data: data,
             storage,
             port: free_port(),
             server: None,
@@ -84,6 +99,7 @@ impl Stack {
                 .collect(),
             workers: Vec::new(),
             client: reqwest::Client::new(),
+            started: std::time::Instant::now(),
         };
         stack.start_server().await;
         stack
@@ -134,14 +150,30 @@ impl Stack {
         server.kill().await.unwrap();
     }
 
+    /// Stops Azurite (both services); its data stays for [`Stack::start_azurite`].
+    fn stop_azurite(&mut self) {
+        self.azurite.stop();
+    }
+
+    /// Starts Azurite again on the same ports with the same data.
+    fn start_azurite(&mut self) {
+        self.azurite = Azurite::start(&self.azurite_options).unwrap();
+    }
+
     /// Starts `count` more worker processes: quick to poll, and quick to see the message of a
     /// killed worker again (5 s visibility).
     async fn start_workers(&mut self, count: usize) {
+        self.start_workers_with(count, &[]).await;
+    }
+
+    /// Starts `count` more worker processes with extra environment.
+    async fn start_workers_with(&mut self, count: usize, env: &[(&str, &str)]) {
         let bin = worker_bin().await;
         for _ in 0..count {
             let name = format!("chaos-worker-{}", self.workers.len());
             let child = Command::new(bin)
                 .env_clear()
+                .envs(env.iter().copied())
                 .env(
                     "AZURE_STORAGE_CONNECTION_STRING",
                     self.azurite.connection_string(),
@@ -162,6 +194,15 @@ impl Stack {
 
     fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Connects to the server's live feed.
+    async fn live(&self) -> support::Socket {
+        let url = format!("ws://127.0.0.1:{}{}", self.port, protocol::live::LIVE_PATH);
+        tokio_tungstenite::connect_async(url)
+            .await
+            .expect("connect to the live socket")
+            .0
     }
 
     /// Starts a run; its id and management URIs.
@@ -285,6 +326,24 @@ impl Stack {
             .collect();
         poisoned.sort_unstable();
         assert_eq!(poisoned, failed);
+        self.report(
+            total,
+            outputs.len(),
+            &format!("{} failed items", failed.len()),
+        );
+    }
+
+    /// One line for the suite's table: the scenario (the test's name), its size, its outputs,
+    /// how long it took and what the queues hold at its end.
+    fn report(&self, items: u32, outputs: usize, poison: &str) {
+        let scenario = std::thread::current()
+            .name()
+            .unwrap_or("a scenario")
+            .to_string();
+        eprintln!(
+            "chaos | {scenario} | N={items} | outputs={outputs} | {:.0} s | work-items 0, item-events 0, poison: {poison}",
+            self.started.elapsed().as_secs_f64()
+        );
     }
 }
 
@@ -431,6 +490,7 @@ async fn stopped_halfway(purge: bool) {
         );
     }
     assert!(stack.poisoned().await.is_empty());
+    stack.report(ITEMS, outputs as usize, "empty");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -443,4 +503,197 @@ async fn a_run_terminated_halfway_is_dropped_by_the_worker_processes() {
 async fn a_run_purged_halfway_is_dropped_by_the_worker_processes() {
     let _turn = ONE_AT_A_TIME.lock().await;
     stopped_halfway(true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_stopped_for_30_s_mid_run_while_the_live_feed_keeps_ticking() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let mut stack = Stack::start(&[]).await;
+    stack.start_workers(3).await;
+    const ITEMS: u32 = 400;
+    let (id, _) = stack
+        .start_run(&format!("inputCount={ITEMS}&cost=150000"))
+        .await;
+    stack
+        .wait_status(&id, "a quarter of the items done", |s| {
+            s.custom_status.completed >= ITEMS / 4
+        })
+        .await;
+    let mut live = stack.live().await;
+
+    stack.stop_azurite();
+    // The first sample that says so; the sampler's own call to storage is bounded.
+    let guard = tokio::time::Instant::now() + Duration::from_secs(60);
+    let first = loop {
+        let sample = next_sample(&mut live, guard)
+            .await
+            .expect("a sample saying storage is unreachable within a minute");
+        if !sample.storage.is_ok() {
+            break sample;
+        }
+    };
+    // The outage lasts 30 s from then; the feed keeps its 500 ms cadence all along, each sample
+    // naming the endpoint that does not answer (the badge's text).
+    let outage = Duration::from_secs(30);
+    let until = tokio::time::Instant::now() + outage;
+    let mut during = vec![first];
+    while let Some(sample) = next_sample(&mut live, until).await {
+        during.push(sample);
+    }
+    stack.start_azurite();
+    let due = outage.as_millis() / 500;
+    assert!(
+        during.len() as u128 >= due / 2,
+        "{} samples in {outage:?}, {due} due",
+        during.len()
+    );
+    for sample in &during {
+        match &sample.storage {
+            protocol::live::StorageHealth::Unreachable { endpoint, error } => {
+                assert!(!endpoint.is_empty() && !error.is_empty(), "{sample:?}")
+            }
+            protocol::live::StorageHealth::Ok => panic!("storage said reachable: {sample:?}"),
+        }
+        assert!(sample.queue_length.is_none(), "{sample:?}");
+    }
+    assert!(
+        during.windows(2).all(|w| w[0].seq < w[1].seq),
+        "samples in order"
+    );
+    let guard = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let sample = next_sample(&mut live, guard)
+            .await
+            .expect("a sample saying storage is back within two minutes");
+        if sample.storage.is_ok() {
+            break;
+        }
+    }
+    // Workers and server retried through the outage: nothing lost, nothing twice.
+    stack.assert_completed(&id, ITEMS, &[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_percent_of_the_events_lost_still_completes_exactly() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    // The workers post no event: as on AKS, a relay plays Event Grid (BlobCreated, no result),
+    // and it drops every 20th event before the server can see it. The server lists the run's
+    // outputs every 2 s and counts what the lost events did not.
+    let mut stack = Stack::start(&[("SCALEBOARD_RECONCILE_INTERVAL", "2")]).await;
+    stack
+        .start_workers_with(3, &[("SCALEBOARD_EMIT_EVENTS", "false")])
+        .await;
+    const ITEMS: u32 = 400;
+    let (id, _) = stack
+        .start_run(&format!("inputCount={ITEMS}&cost=50000"))
+        .await;
+    let relay = {
+        let storage = stack.storage.clone();
+        let id = id.clone();
+        tokio::spawn(async move {
+            let mut seen = std::collections::BTreeSet::new();
+            let mut dropped = 0u32;
+            while seen.len() < ITEMS as usize {
+                for name in blobs_of_run(&storage, names::OUTPUT_CONTAINER, &id).await {
+                    let (_, item) = protocol::work::parse_item_blob(&name).expect("an item blob");
+                    if !seen.insert(item) {
+                        continue;
+                    }
+                    if item % 20 == 7 {
+                        dropped += 1;
+                    } else {
+                        send_completion(&storage, &id, item, None).await;
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            dropped
+        })
+    };
+    stack.assert_completed(&id, ITEMS, &[]).await;
+    let dropped = tokio::time::timeout(HANG_GUARD, relay)
+        .await
+        .expect("the relay saw every output")
+        .unwrap();
+    assert_eq!(dropped, ITEMS / 20, "the relay lost 5 % of the events");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_for_a_purged_run_and_a_missing_blob_are_parked_and_nothing_else_moves() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let mut stack = Stack::start(&[
+        ("SCALEBOARD_EVENT_VISIBILITY_SECONDS", "1"),
+        ("SCALEBOARD_EVENT_MAX_DEQUEUE", "3"),
+    ])
+    .await;
+    stack.start_workers(2).await;
+    // A run that finishes and is purged.
+    let (purged, body) = stack.start_run("inputCount=20&cost=0").await;
+    stack
+        .wait_status(&purged, "the small run done", |s| {
+            s.runtime_status == RuntimeStatus::Completed
+        })
+        .await;
+    let purge_uri = body["purgeHistoryDeleteUri"].as_str().unwrap();
+    let response = stack.client.delete(purge_uri).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    for worker in &mut stack.workers {
+        worker.kill().await.unwrap();
+    }
+    stack.workers.clear();
+
+    // A run whose items are queued and not yet worked on: none of its outputs exists.
+    const ITEMS: u32 = 200;
+    const FAIL_EVERY: u32 = 50;
+    let (going, _) = stack
+        .start_run(&format!(
+            "inputCount={ITEMS}&cost=50000&failEvery={FAIL_EVERY}"
+        ))
+        .await;
+    stack
+        .wait_status(&going, "the fan-out done", |s| {
+            s.custom_status.scheduled == ITEMS
+        })
+        .await;
+    // Injected through the Storage REST API: two events for the purged run (as the worker
+    // sends it, and as Event Grid sends it), and one for an output of the going run that is
+    // not there (item 49, which is made to fail, so it never will be).
+    send_completion(&stack.storage, &purged, 0, Some(1)).await;
+    send_completion(&stack.storage, &purged, 1, None).await;
+    send_completion(&stack.storage, &going, FAIL_EVERY - 1, None).await;
+    eventually(HANG_GUARD, "three parked events", || async {
+        let poisoned = stack
+            .storage
+            .queue_length(names::EVENTS_POISON_QUEUE)
+            .await
+            .ok()?;
+        (poisoned >= 3).then_some(())
+    })
+    .await;
+    let records = take_event_poison(&stack.storage).await;
+    assert_eq!(records.len(), 3, "{records:#?}");
+    for record in &records {
+        let reason = record["reason"].as_str().unwrap();
+        assert!(reason.contains("does not exist"), "{record}");
+    }
+    let about = |run: &str| {
+        records
+            .iter()
+            .filter(|r| r["message"].as_str().unwrap().contains(&format!("/{run}/")))
+            .count()
+    };
+    assert_eq!((about(&purged), about(&going)), (2, 1), "{records:#?}");
+    // The going run did not move, and runs to its end with exact counts once workers come.
+    let before = stack.status(&going).await.unwrap();
+    assert_eq!(before.custom_status.completed, 0, "{before:?}");
+    assert!(
+        stack.status(&purged).await.is_none(),
+        "the purged run stays purged"
+    );
+    stack.start_workers(3).await;
+    let failed: Vec<u32> = (0..ITEMS)
+        .filter(|item| (item + 1) % FAIL_EVERY == 0)
+        .collect();
+    stack.assert_completed(&going, ITEMS, &failed).await;
+    assert!(stack.outputs(&purged).await.is_empty());
 }

@@ -10,7 +10,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use server::orchestrator::EngineConfig;
 use storage::{names, Storage};
-use support::{eventually, send_completion, work, Settings, TestServer};
+use support::{eventually, send_completion, take_event_poison, work, Settings, TestServer};
 
 const START: &str = "/api/orchestrators/ComputeOrchestrator";
 
@@ -65,27 +65,6 @@ fn progress(body: &Value, field: &str) -> u64 {
 
 async fn queue_length(storage: &Storage, queue: &str) -> u64 {
     storage.queue_length(queue).await.unwrap()
-}
-
-/// Every record on `item-events-poison`, taken off the queue.
-async fn take_poison_records(storage: &Storage) -> Vec<Value> {
-    let mut records = Vec::new();
-    loop {
-        let messages = storage
-            .receive(names::EVENTS_POISON_QUEUE, 32, Duration::from_secs(30))
-            .await
-            .unwrap();
-        if messages.is_empty() {
-            return records;
-        }
-        for message in messages {
-            records.push(serde_json::from_str(&message.text).unwrap());
-            storage
-                .delete(names::EVENTS_POISON_QUEUE, &message)
-                .await
-                .unwrap();
-        }
-    }
 }
 
 /// An engine that hides a received event for one second and gives up on its third delivery,
@@ -148,7 +127,7 @@ async fn events_that_can_never_apply_are_parked_with_the_reason() {
         (server.running.state().engine.events_poisoned() >= 3).then_some(())
     })
     .await;
-    let records = take_poison_records(&storage).await;
+    let records = take_event_poison(&storage).await;
     assert_eq!(records.len(), 3, "{records:#?}");
     let record_of = |run: &str| {
         records

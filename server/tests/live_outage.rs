@@ -6,44 +6,16 @@ mod support;
 use std::time::Duration;
 
 use azurite::{Azurite, Options};
-use futures_util::StreamExt;
-use protocol::live::{Frame, Sample};
 use reqwest::StatusCode;
 use server::orchestrator::EngineConfig;
-use support::{eventually, Settings, TestServer};
+use support::{eventually, next_sample, Settings, TestServer};
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::Message;
 
 /// The test server's sample interval (see `support`).
 const SAMPLE_INTERVAL: Duration = Duration::from_millis(200);
 
 /// How long the feed is watched during the outage: 50 intervals.
 const WATCHED: Duration = Duration::from_secs(10);
-
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
-/// The next sample on the socket, or `None` when none came before `until`.
-async fn next_sample(socket: &mut Socket, until: Instant) -> Option<Sample> {
-    loop {
-        let message = tokio::time::timeout_at(until, socket.next()).await.ok()?;
-        let message = message
-            .expect("the socket stays open")
-            .expect("a valid message");
-        let Message::Text(text) = message else {
-            continue;
-        };
-        match Frame::from_json(&text).expect("a frame the protocol knows") {
-            Frame::Sample { sample } => return Some(sample),
-            Frame::Snapshot { samples, .. } => {
-                if let Some(last) = samples.into_iter().last() {
-                    return Some(last);
-                }
-            }
-            Frame::Runs { .. } | Frame::History { .. } => {}
-        }
-    }
-}
 
 #[tokio::test]
 async fn the_live_feed_keeps_its_cadence_while_storage_is_down_mid_run() {

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use protocol::events::{EventGridEvent, ResultExtension};
-use protocol::live::LIVE_PATH;
+use protocol::live::{Frame, Sample, LIVE_PATH};
 use protocol::work::{item_blob, ItemInput, ItemOutput, WorkItem};
 
 use server::durable::ApiSettings;
@@ -278,4 +278,54 @@ pub async fn start_run_on(port: u16, items: u32, cost: u32, limit: Duration) -> 
         .as_str()
         .unwrap()
         .to_string()
+}
+
+/// A client's end of the live socket.
+pub type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The next sample on the live socket (a snapshot counts as its newest sample), or `None` when
+/// none came before `until`.
+pub async fn next_sample(socket: &mut Socket, until: tokio::time::Instant) -> Option<Sample> {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        let message = tokio::time::timeout_at(until, socket.next()).await.ok()?;
+        let message = message
+            .expect("the socket stays open")
+            .expect("a valid message");
+        let Message::Text(text) = message else {
+            continue;
+        };
+        match Frame::from_json(&text).expect("a frame the protocol knows") {
+            Frame::Sample { sample } => return Some(sample),
+            Frame::Snapshot { samples, .. } => {
+                if let Some(last) = samples.into_iter().last() {
+                    return Some(last);
+                }
+            }
+            Frame::Runs { .. } | Frame::History { .. } => {}
+        }
+    }
+}
+
+/// Every record on `item-events-poison`, taken off the queue.
+pub async fn take_event_poison(storage: &Storage) -> Vec<serde_json::Value> {
+    let mut records = Vec::new();
+    loop {
+        let messages = storage
+            .receive(names::EVENTS_POISON_QUEUE, 32, Duration::from_secs(30))
+            .await
+            .unwrap();
+        if messages.is_empty() {
+            return records;
+        }
+        for message in messages {
+            records.push(serde_json::from_str(&message.text).unwrap());
+            storage
+                .delete(names::EVENTS_POISON_QUEUE, &message)
+                .await
+                .unwrap();
+        }
+    }
 }
