@@ -14,13 +14,13 @@ use crate::{paths, process, site, tools};
 #[derive(Debug, clap::Args)]
 pub struct BenchArgs {
     /// Run only the benchmarks whose name contains this (apply, engine, live_fanout, demo_run,
-    /// throughput, reconcile_cost).
+    /// throughput, reconcile_cost, soak).
     #[arg(long)]
     pub only: Option<String>,
 }
 
 /// (package, bench target, what it measures)
-const BENCHES: [(&str, &str, &str); 8] = [
+const BENCHES: [(&str, &str, &str); 9] = [
     (
         "orchestration",
         "apply",
@@ -56,6 +56,11 @@ const BENCHES: [(&str, &str, &str); 8] = [
         "server",
         "reconcile_cost",
         "one reconciliation pass: list calls and bytes for 1,000 and 20,000 items",
+    ),
+    (
+        "server",
+        "soak",
+        "one 20,000-item run through the local system: items/s over time, peak RSS, a new viewer's first frame",
     ),
 ];
 

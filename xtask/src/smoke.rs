@@ -55,14 +55,16 @@ pub fn run() -> Result<()> {
     ];
 
     let server_addr = demo::free_addr()?;
+    let metrics_addr = demo::free_addr()?;
     let mut server_env = storage.to_vec();
     server_env.push(("SCALEBOARD_ADDR", server_addr.to_string()));
+    server_env.push(("SCALEBOARD_METRICS_ADDR", metrics_addr.to_string()));
     server_env.push(("SCALEBOARD_CLUSTER", "none".into()));
     let server = Container::start(&SERVER.reference(), "server", &server_env)?;
     wait_for(&server, "the server's /healthz", || {
         Ok(http::get(server_addr, "/healthz").is_ok_and(|r| r.status == 200))
     })?;
-    check_server(server_addr)?;
+    check_server(server_addr, metrics_addr)?;
 
     let (worker, worker_addr) = start_worker(&storage, "worker-1")?;
     let run = start_run(server_addr, ITEMS, QUICK_COST)?;
@@ -77,6 +79,17 @@ pub fn run() -> Result<()> {
         "the worker container did not compute all {ITEMS} items: {health}"
     );
     eprintln!("» the worker container computed the {ITEMS} items: {output}");
+    let scraped = openmetrics(worker_addr, "the worker's health port")?;
+    ensure!(
+        scraped.contains(&format!("scaleboard_worker_items_completed_total {ITEMS}")),
+        "the worker's /metrics does not count {ITEMS} items: {scraped}"
+    );
+    let scraped = openmetrics(metrics_addr, "the server's metrics port")?;
+    ensure!(
+        scraped.contains(&format!("scaleboard_items_completed_total {ITEMS}")),
+        "the server's /metrics does not count {ITEMS} items: {scraped}"
+    );
+    eprintln!("» /metrics on the worker's health port and the server's metrics port count the {ITEMS} items");
 
     // A run of slow items, and a stop while the worker holds one.
     let slow = start_run(server_addr, 3, SLOW_COST)?;
@@ -140,8 +153,8 @@ pub fn run() -> Result<()> {
 }
 
 /// `/` renders the dashboard and points at the site, the site is in the image, `/readyz` sees
-/// storage, and `/metrics`, where the server has it, speaks Prometheus' text format.
-fn check_server(addr: SocketAddr) -> Result<()> {
+/// storage; `/metrics` is served on its own port in OpenMetrics text and not on the main one.
+fn check_server(addr: SocketAddr, metrics_addr: SocketAddr) -> Result<()> {
     let page = http::get(addr, "/")?;
     ensure!(page.status == 200, "GET / answered {}", page.status);
     let html = page.text();
@@ -164,25 +177,32 @@ fn check_server(addr: SocketAddr) -> Result<()> {
         ready.status,
         ready.text()
     );
-    let metrics = http::get(addr, "/metrics")?;
-    let metrics_note = match metrics.status {
-        200 => {
-            ensure!(
-                metrics.text().contains("# TYPE "),
-                "GET /metrics is not in Prometheus' text format: {}",
-                metrics.text().chars().take(400).collect::<String>()
-            );
-            "200, Prometheus text"
-        }
-        404 => "absent (404) in this version",
-        other => bail!("GET /metrics answered {other}: {}", metrics.text()),
-    };
+    let main_port = http::get(addr, "/metrics")?;
+    ensure!(
+        main_port.status == 404,
+        "GET /metrics on the main port answered {}; it belongs on the metrics port only",
+        main_port.status
+    );
+    openmetrics(metrics_addr, "the server's metrics port")?;
     eprintln!(
-        "» server container: / 200 ({} KB), {wasm} 200 ({} KB), /readyz 200, /metrics {metrics_note}",
+        "» server container: / 200 ({} KB), {wasm} 200 ({} KB), /readyz 200, /metrics 404 on the main port and OpenMetrics on {metrics_addr}",
         page.body.len() / 1024,
         asset.body.len() / 1024
     );
     Ok(())
+}
+
+/// `GET /metrics` at `addr`: 200 in OpenMetrics text, ending with `# EOF`; its text.
+fn openmetrics(addr: SocketAddr, what: &str) -> Result<String> {
+    let response = http::get(addr, "/metrics").with_context(|| format!("scraping {what}"))?;
+    let text = response.text();
+    ensure!(
+        response.status == 200 && text.contains("# TYPE ") && text.trim_end().ends_with("# EOF"),
+        "GET /metrics on {what} answered {} without OpenMetrics text: {}",
+        response.status,
+        text.chars().take(400).collect::<String>()
+    );
+    Ok(text)
 }
 
 fn start_worker(storage: &[(&str, String)], id: &str) -> Result<(Container, SocketAddr)> {
