@@ -13,6 +13,7 @@
 //! - [`model`]: pure logic apart from rendering — samples → charts (shared with the server's
 //!   exports), throughput, runs, timeline, input checks, formatting.
 //! - [`live`]: the live feed's client state and, in the browser, the socket that fills it.
+//! - [`local_replay`]: a recording opened from a file, replayed in the page instead of the feed.
 //! - [`prefs`], [`cluster`]: the presenter's choices; what `/api/cluster` says.
 //! - [`operator`]: the operator role: read-only until signed in when the server has a key.
 //! - [`http`]: calls to the server's API.
@@ -21,6 +22,7 @@ pub mod cluster;
 pub mod components;
 pub mod http;
 pub mod live;
+pub mod local_replay;
 pub mod model;
 pub mod operator;
 pub mod pages;

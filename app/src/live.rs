@@ -20,6 +20,8 @@ pub enum Connection {
     Live,
     /// The socket closed; a new one is being opened.
     Reconnecting,
+    /// A recording opened in the page is shown instead of the feed (`crate::local_replay`).
+    Replay,
 }
 
 impl Connection {
@@ -28,6 +30,7 @@ impl Connection {
             Connection::Connecting => "connecting",
             Connection::Live => "live",
             Connection::Reconnecting => "reconnecting",
+            Connection::Replay => "replay",
         }
     }
 }
@@ -49,6 +52,9 @@ pub struct LiveState {
     /// What the server's replay is doing, when it replays a recording instead of watching a
     /// live system.
     pub replay: RwSignal<Option<ReplayStatus>>,
+    /// A recording opened in this page is shown (`crate::local_replay`): the server's frames
+    /// are set aside until the page is reloaded, so they cannot mix with the recording's.
+    pub from_file: RwSignal<bool>,
 }
 
 impl LiveState {
@@ -62,11 +68,19 @@ impl LiveState {
             runs: RwSignal::new(Vec::new()),
             started: RwSignal::new(Vec::new()),
             replay: RwSignal::new(None),
+            from_file: RwSignal::new(false),
         }
     }
 
-    /// Applies one frame from the server.
+    /// Applies one frame from the server, unless a recording opened in the page is shown.
     pub fn apply(&self, frame: Frame) {
+        if !self.from_file.get_untracked() {
+            self.show(frame);
+        }
+    }
+
+    /// Applies one frame, from the server or from a recording replayed in the page.
+    pub fn show(&self, frame: Frame) {
         match frame {
             Frame::Snapshot {
                 interval_ms,
@@ -87,9 +101,10 @@ impl LiveState {
         }
     }
 
-    /// Whether the numbers on screen are current: the socket is open.
+    /// Whether the numbers on screen are current: the socket is open, or a recording opened
+    /// in the page is shown (its numbers are current for the replay, and the banner says so).
     pub fn is_live(&self) -> bool {
-        self.connection.get() == Connection::Live
+        matches!(self.connection.get(), Connection::Live | Connection::Replay)
     }
 }
 
@@ -175,8 +190,11 @@ mod socket {
             return;
         };
 
+        // While a recording opened in the page is shown, the badge keeps saying so.
         let on_open = Closure::<dyn FnMut()>::new(move || {
-            state.connection.set(Connection::Live);
+            if !state.from_file.get_untracked() {
+                state.connection.set(Connection::Live);
+            }
         });
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
             if let Some(text) = event.data().as_string() {
@@ -191,7 +209,9 @@ mod socket {
             // A socket that had opened starts the backoff afresh; one that never opened backs
             // off further.
             let was_live = state.connection.get_untracked() == Connection::Live;
-            state.connection.set(Connection::Reconnecting);
+            if !state.from_file.get_untracked() {
+                state.connection.set(Connection::Reconnecting);
+            }
             retry(state, if was_live { 0 } else { opened_at + 1 });
         });
         socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));

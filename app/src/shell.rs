@@ -63,6 +63,7 @@ pub fn App() -> impl IntoView {
     let operator = Operator::new();
     provide_context(operator);
     provide_context(live);
+    provide_context(crate::local_replay::LocalReplay::new(live, cluster));
     provide_context(prefs);
     provide_context(cluster);
     // Effects run only in the browser, once the page is hydrated; this one runs once.

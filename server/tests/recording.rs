@@ -206,6 +206,45 @@ async fn a_finished_runs_recording_holds_its_samples_decisions_and_document() {
             assert_eq!(row[column], value, "{column} at t_ms {}", s.t_ms);
         }
     }
+
+    // Replayed anywhere, the run gives the same chart: the replay server's CSV of the run is
+    // the live server's, byte for byte, whatever the replay has shown so far.
+    let replaying = replay(recording.clone(), None).await;
+    let replayed = reqwest::get(format!(
+        "http://{}/api/export/samples.csv?run={id}",
+        replaying.addr()
+    ))
+    .await
+    .unwrap();
+    assert_eq!(replayed.status(), 200);
+    let replayed = replayed.text().await.unwrap();
+    assert_eq!(replayed.lines().count(), rows.len() + 1);
+    for (n, (live, replay)) in csv.lines().zip(replayed.lines()).enumerate() {
+        assert_eq!(live, replay, "row {n}");
+    }
+    assert_eq!(replayed, csv);
+    // The recording itself comes back from the replay, and no other run's export does.
+    let file = reqwest::get(format!(
+        "http://{}{}",
+        replaying.addr(),
+        routes::recording(&id)
+    ))
+    .await
+    .unwrap();
+    assert_eq!(file.status(), 200);
+    assert_eq!(
+        Recording::from_gzip(&file.bytes().await.unwrap()).unwrap(),
+        recording
+    );
+    let other = reqwest::get(format!(
+        "http://{}/api/export/samples.csv?run=0123456789abcdef0123456789abcdef",
+        replaying.addr()
+    ))
+    .await
+    .unwrap();
+    assert_eq!(other.status(), 404);
+    assert!(other.text().await.unwrap().contains("replays run"));
+    replaying.stop().await.unwrap();
     server.stop().await;
 }
 

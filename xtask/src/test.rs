@@ -24,6 +24,13 @@ pub struct TestArgs {
     /// Skip the Rust tests (to run the later stages again).
     #[arg(long)]
     pub no_rust_tests: bool,
+    /// Skip the official Durable Functions client's tests.
+    #[arg(long)]
+    pub no_durable_client: bool,
+    /// Run only the browser tests whose title matches this pattern (Playwright's `--grep`),
+    /// to iterate on a few.
+    #[arg(long, value_name = "PATTERN")]
+    pub browser_grep: Option<String>,
 }
 
 pub fn run(args: &TestArgs) -> Result<()> {
@@ -103,14 +110,18 @@ pub fn run(args: &TestArgs) -> Result<()> {
         })?;
     }
 
-    step("official Durable Functions client", &mut || {
-        official_client(&built)
-    })?;
+    if !args.no_durable_client {
+        step("official Durable Functions client", &mut || {
+            official_client(&built)
+        })?;
+    }
 
     if !args.no_browser {
-        step("browser tests", &mut || {
-            browser_tests(&built, &["--grep-invert", "@perf"])
-        })?;
+        let mut playwright = vec!["--grep-invert", "@perf"];
+        if let Some(pattern) = &args.browser_grep {
+            playwright.extend(["--grep", pattern.as_str()]);
+        }
+        step("browser tests", &mut || browser_tests(&built, &playwright))?;
     }
 
     // Last: the slowest stage (static release builds for the images), so that every faster
@@ -199,6 +210,9 @@ pub fn browser_tests(built: &site::Built, playwright_args: &[&str]) -> Result<()
             .env("CHROMIUM_PATH", tools::CHROMIUM)
             .env("SCALEBOARD_KEYED_BASE_URL", &keyed.url)
             .env("SCALEBOARD_OPERATOR_KEY", OPERATOR_KEY)
+            // For the tests that start `scaleboard replay` on a recording themselves.
+            .env("SCALEBOARD_SERVER_BIN", &built.server)
+            .env("LEPTOS_SITE_ROOT", &built.site)
             .current_dir(&end2end),
     )?;
     drop(keyed);

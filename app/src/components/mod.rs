@@ -3,6 +3,7 @@
 pub mod charts;
 pub mod exports;
 pub mod header;
+pub mod open_recording;
 pub mod replay;
 pub mod runs;
 pub mod settings;

@@ -2,12 +2,15 @@
 //! (`scaleboard replay`): always visible, so nobody takes a replay for a live system.
 //!
 //! The controls call `POST /api/replay/control`; their effect comes back through the live feed
-//! to every viewer, so two screens on one replay always agree.
+//! to every viewer, so two screens on one replay always agree. For a recording opened in this
+//! page ([`LocalReplay`]) they move the page's own replay instead, and the banner says the
+//! dashboard is not live until it goes back to the live feed (a reload).
 
 use leptos::prelude::*;
 use protocol::recording::{ReplayControl, REPLAY_SPEEDS};
 
 use crate::live::LiveState;
+use crate::local_replay::LocalReplay;
 use crate::model::replay::{banner, length_ms, position_ms, progress_label};
 use crate::operator::Operator;
 
@@ -15,9 +18,14 @@ use crate::operator::Operator;
 pub fn ReplayBar() -> impl IntoView {
     let live = expect_context::<LiveState>();
     let operator = expect_context::<Operator>();
+    let local = expect_context::<LocalReplay>();
     let error = RwSignal::new(None::<String>);
     let latest_ms = Memo::new(move |_| live.latest.with(|s| s.as_ref().map(|s| s.t_ms)));
     let send = move |control: ReplayControl| {
+        if live.from_file.get_untracked() {
+            error.set(local.control(&control).err());
+            return;
+        }
         let body = serde_json::to_string(&control).unwrap_or_default();
         leptos::task::spawn_local(async move {
             match crate::http::send("POST", protocol::routes::REPLAY_CONTROL, Some(body)).await {
@@ -27,7 +35,8 @@ pub fn ReplayBar() -> impl IntoView {
             }
         });
     };
-    let disabled = move || !operator.can_operate();
+    // A recording opened in this page is the viewer's own to move.
+    let disabled = move || !local.active() && !operator.can_operate();
     let paused = move || live.replay.with(|r| r.as_ref().is_some_and(|r| r.paused));
     let speed = move || live.replay.with(|r| r.as_ref().map_or(1, |r| r.speed));
 
@@ -36,6 +45,25 @@ pub fn ReplayBar() -> impl IntoView {
             <section class="replay-bar" data-testid="replay-bar" aria-label="Replay">
                 <p class="replay-banner" data-testid="replay-banner">
                     {move || live.replay.with(|r| r.as_ref().map(banner).unwrap_or_default())}
+                    <Show when=move || local.active()>
+                        <span class="replay-source" data-testid="replay-source">
+                            {move || {
+                                format!(
+                                    " — opened from {} in this browser; the dashboard is not live.",
+                                    local.file_name.get().unwrap_or_default(),
+                                )
+                            }}
+                        </span>
+                        " "
+                        <button
+                            type="button"
+                            class="small"
+                            data-testid="replay-back-to-live"
+                            on:click=move |_| back_to_live()
+                        >
+                            "Back to live"
+                        </button>
+                    </Show>
                 </p>
                 <div class="replay-controls">
                     <div class="replay-speeds" role="group" aria-label="Speed">
@@ -118,4 +146,12 @@ pub fn ReplayBar() -> impl IntoView {
         </Show>
     }
     .into_any()
+}
+
+/// Leaves a recording opened in the page: a fresh page, a fresh live feed.
+fn back_to_live() {
+    #[cfg(feature = "hydrate")]
+    if let Err(e) = window().location().reload() {
+        leptos::logging::warn!("reloading the page failed: {e:?}");
+    }
 }

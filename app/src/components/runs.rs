@@ -112,6 +112,11 @@ fn RunRow(
         })
     };
     let operator = expect_context::<Operator>();
+    // A replayed run is a record: there is nothing to stop.
+    let replaying = {
+        let live = expect_context::<LiveState>();
+        move || live.replay.with(Option::is_some)
+    };
     let stopping = RwSignal::new(false);
     let terminate = {
         let id = id.clone();
@@ -185,7 +190,7 @@ fn RunRow(
                     data-testid="terminate-run"
                     aria-label=format!("Terminate run {short}")
                     title=move || operator.read_only().then_some(READ_ONLY_NOTE)
-                    hidden=move || !active()
+                    hidden=move || !active() || replaying()
                     disabled=move || stopping.get() || !operator.can_operate()
                     on:click=terminate
                 >

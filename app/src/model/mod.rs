@@ -4,10 +4,12 @@
 //! - [`runs`]: the runs table's rows, durations and rates, and the items-per-second tile.
 //! - [`timeline`]: the scaling decisions, newest first.
 //! - [`input`]: checking what people type in the start form and the settings.
-//! - [`replay`]: the replay's banner and position.
+//! - [`replay`]: the replay's banner and position; [`cursor`]: a replay's position, speed and
+//!   pause (the server's player and a recording opened in the page both use it).
 //! - [`format`]: numbers, times and ids as the page writes them.
 
 pub mod charting;
+pub mod cursor;
 pub mod format;
 pub mod input;
 pub mod replay;

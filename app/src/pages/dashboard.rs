@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use crate::components::charts::{live_span, LiveChart};
 use crate::components::exports::ExportLinks;
 use crate::components::header::Banners;
+use crate::components::open_recording::OpenRecording;
 use crate::components::runs::RunsTable;
 use crate::components::settings::Settings;
 use crate::components::start::StartRun;
@@ -41,6 +42,7 @@ pub fn Dashboard() -> impl IntoView {
             <aside class="side">
                 <Show when=live_system>
                     <StartRun />
+                    <OpenRecording />
                 </Show>
                 <RunsTable />
                 <Timeline />

@@ -119,6 +119,8 @@ pub fn RunPage() -> impl IntoView {
             None => "Loading…".into(),
         })
     };
+    // A run is recorded once it has finished (the server answers 409 before).
+    let finished = move || run.with(|r| r.as_ref().is_some_and(|r| r.status.is_terminal()));
     let missing = move || status.with(|s| matches!(s, Some(Err(_)))) && run.with(Option::is_none);
 
     view! {
@@ -155,6 +157,20 @@ pub fn RunPage() -> impl IntoView {
         <section class="panel export-panel" aria-labelledby="run-export-title">
             <h2 id="run-export-title">"Export this run"</h2>
             <ExportLinks query />
+            <p class="recording-link" hidden=move || !finished()>
+                <a
+                    href=move || protocol::routes::recording(&id.get())
+                    download
+                    data-testid="download-recording"
+                >
+                    "Download recording"
+                </a>
+                " — the whole run in one file, for "
+                <code>"scaleboard replay"</code>
+                " or "
+                <em>"Open recording…"</em>
+                " on any dashboard."
+            </p>
         </section>
         <section class="panel">
             <details>

@@ -7,12 +7,12 @@
 //! replay's state (the page shows the banner and the controls from it). The page, its charts,
 //! tiles, runs table and timeline are the live dashboard's own: they read the same feed.
 //!
-//! - [`cursor`]: position, speed, pause and seek (pure);
+//! - [`app::model::cursor`]: position, speed, pause and seek (pure; shared with the page, which
+//!   replays a recording opened from a file the same way);
 //! - [`routes`]: the replay's router — the pages, the feed, the recorded run's status document,
 //!   the recorded policy, and `POST /api/replay/control` (operator role, as every change);
 //! - this module: the player task, and [`serve`], which wires them and returns a handle.
 
-pub mod cursor;
 pub mod routes;
 
 use std::net::SocketAddr;
@@ -31,7 +31,7 @@ use tokio_util::task::TaskTracker;
 use crate::durable::ApiSettings;
 use crate::guard::HostPolicy;
 use crate::live::Hub;
-use cursor::{Changed, Cursor};
+use app::model::cursor::{Changed, Cursor};
 
 /// Feeds the hub from a recording. Cheap to clone; clones control the same replay.
 #[derive(Clone, Debug)]
@@ -174,6 +174,7 @@ pub async fn serve(settings: ReplaySettings, listener: TcpListener) -> anyhow::R
         hub,
         player: player.clone(),
         recording: settings.recording,
+        heavy: crate::heavy::HeavyWork::new(2),
         api: settings.api,
         leptos: crate::app::leptos_options(&settings.site_root, addr),
         shutdown: shutdown.clone(),
@@ -227,9 +228,63 @@ impl Replaying {
 
 #[cfg(test)]
 mod tests {
-    use protocol::live::Frame;
+    use protocol::durable::{Progress, RunInput, RuntimeStatus, StatusDocument};
+    use protocol::live::{ClusterSource, Frame, RunProgress, Sample};
+    use protocol::recording::{Place, RecordedSample};
 
     use super::*;
+
+    /// A finished run of `n` samples a second apart, starting at t = 10 s.
+    fn recording(n: u64) -> Arc<Recording> {
+        let samples = (0..n)
+            .map(|i| RecordedSample {
+                sample: Sample {
+                    t_ms: 10_000 + i * 1000,
+                    seq: i + 1,
+                    queue_length: Some(n - i),
+                    completed_total: i,
+                    ..Sample::default()
+                },
+                progress: Some(RunProgress {
+                    id: "run1".into(),
+                    status: RuntimeStatus::Running,
+                    total: u32::try_from(n).unwrap(),
+                    scheduled: u32::try_from(n).unwrap(),
+                    completed: u32::try_from(i).unwrap(),
+                    failed: 0,
+                    created_ms: 10_000,
+                    updated_ms: 10_000 + i * 1000,
+                }),
+            })
+            .collect();
+        Arc::new(Recording::new(
+            StatusDocument {
+                name: "ComputeOrchestrator".into(),
+                instance_id: "run1".into(),
+                runtime_status: RuntimeStatus::Completed,
+                input: RunInput {
+                    input_count: 3,
+                    cost: 0,
+                    fail_every: 0,
+                },
+                custom_status: Progress::default(),
+                output: None,
+                created_time: "2026-11-26T18:00:00.000Z".into(),
+                last_updated_time: "2026-11-26T18:00:10.000Z".into(),
+                terminate_reason: None,
+                history_events: None,
+            },
+            None,
+            Place {
+                cluster: ClusterSource::Local,
+                profile: Some("seed-demo".into()),
+                ..Place::default()
+            },
+            1000,
+            samples,
+            99,
+        ))
+    }
 
     fn frames(
         rx: &mut tokio::sync::broadcast::Receiver<axum::extract::ws::Utf8Bytes>,
@@ -248,7 +303,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn the_player_keeps_the_recorded_pace_at_the_chosen_speed() {
         let hub = Hub::new(100, Duration::from_secs(1));
-        let player = Player::new(cursor::tests::recording(10), 10, hub.clone()).unwrap();
+        let player = Player::new(recording(10), 10, hub.clone()).unwrap();
         assert_eq!(last_seq(&hub), 1);
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(player.clone().play(shutdown.clone()));

@@ -4,16 +4,21 @@
 //! - `/ws/live`: the hub the player feeds, through the same client loop as the live server;
 //! - `GET /api/cluster`: the recorded policy, so the top bar names the profile;
 //! - `GET …/instances/{id}`: the recorded run's status document (404 for any other run);
+//! - `GET /api/export/{file}`: the exports, drawn from the whole recording (so a recorded run's
+//!   CSV is the live server's, row for row);
+//! - `GET /api/runs/{id}/recording`: the recording itself, so the run page's download works;
 //! - `POST /api/replay/control`: speed, pause, seek;
 //! - `/api/session`, the probes, and the same role and host layers as the live server. Every
 //!   other API path answers a JSON 404: a replay starts, stops and changes no run.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use app::{shell, App};
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{FromRef, Path, State};
-use axum::response::Response;
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Json, Router};
 use leptos::config::LeptosOptions;
@@ -25,9 +30,11 @@ use protocol::routes;
 use tokio_util::sync::CancellationToken;
 
 use super::Player;
+use crate::durable::params::ApiQuery;
 use crate::durable::ApiSettings;
 use crate::error::ApiError;
 use crate::guard::HostPolicy;
+use crate::heavy::HeavyWork;
 use crate::live::Hub;
 use crate::{auth, error, probes};
 
@@ -40,6 +47,8 @@ pub struct ReplayState {
     pub hub: Hub,
     pub player: Player,
     pub recording: Arc<Recording>,
+    /// Chart exports are CPU work, bounded as on the live server.
+    pub heavy: HeavyWork,
     pub api: ApiSettings,
     pub leptos: LeptosOptions,
     pub shutdown: CancellationToken,
@@ -70,6 +79,8 @@ pub fn router(state: ReplayState, hosts: HostPolicy) -> Router {
         .route(routes::SESSION, get(auth::session))
         .route(routes::CLUSTER, get(cluster))
         .route(routes::patterns::INSTANCE, get(instance))
+        .route(routes::patterns::EXPORT_FILE, get(export))
+        .route(routes::patterns::RECORDING, get(recording_file))
         .route(routes::REPLAY_CONTROL, post(control))
         .route("/api/{*rest}", any(error::no_such_route))
         .route("/runtime/{*rest}", any(error::no_such_route))
@@ -116,6 +127,47 @@ async fn instance(
             state.recording.run_id()
         )))
     }
+}
+
+/// `GET /api/export/{file}`: the live server's exports, from the recording.
+async fn export(
+    State(state): State<ReplayState>,
+    Path(file): Path<String>,
+    ApiQuery(params): ApiQuery<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    crate::export::from_recording(&state.heavy, &state.recording, &file, &params).await
+}
+
+/// `GET /api/runs/{id}/recording`: the file being replayed (compressed afresh), under the name
+/// the live server gives it.
+async fn recording_file(
+    State(state): State<ReplayState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    if id != state.recording.run_id() {
+        return Err(ApiError::not_found(format!(
+            "this server replays run {} only",
+            state.recording.run_id()
+        )));
+    }
+    let recording = state.recording.clone();
+    let body = state
+        .heavy
+        .run("recording", move || recording.to_gzip())
+        .await?;
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/gzip"),
+    );
+    if let Ok(value) = HeaderValue::from_str(&format!(
+        "attachment; filename=\"{}\"",
+        crate::recording::file_name(&id)
+    )) {
+        headers.insert(header::CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
 }
 
 /// `GET /ws/live`: the replay's feed, through the live server's client loop.

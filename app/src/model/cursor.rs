@@ -1,5 +1,7 @@
-//! Where a replay is in its recording, and what speed, pause and seek do to that. Pure: the
-//! player ([`super::Player`]) asks how long to wait and when to move on; tests need no clock.
+//! Where a replay is in its recording, and what speed, pause and seek do to that. Pure, so the
+//! same rules drive `scaleboard replay`'s player on the server and a recording opened in the
+//! page (`crate::components::open_recording`): the player asks how long to wait and when to
+//! move on; tests need no clock.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -38,6 +40,11 @@ impl Cursor {
             speed,
             paused: false,
         })
+    }
+
+    /// The recording being replayed.
+    pub fn recording(&self) -> &Recording {
+        &self.recording
     }
 
     pub fn status(&self) -> ReplayStatus {
@@ -141,7 +148,7 @@ fn check_speed(speed: u32) -> Result<(), String> {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use protocol::durable::{Progress, RunInput, RuntimeStatus, StatusDocument};
     use protocol::live::ClusterSource;
     use protocol::recording::{Place, RecordedSample};
@@ -149,7 +156,7 @@ pub(crate) mod tests {
     use super::*;
 
     /// A finished run of `n` samples a second apart, starting at t = 10 s.
-    pub(crate) fn recording(n: u64) -> Arc<Recording> {
+    fn recording(n: u64) -> Arc<Recording> {
         let samples = (0..n)
             .map(|i| RecordedSample {
                 sample: Sample {
