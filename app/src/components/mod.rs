@@ -6,6 +6,7 @@ pub mod header;
 pub mod replay;
 pub mod runs;
 pub mod settings;
+pub mod share;
 pub mod start;
 pub mod tiles;
 pub mod timeline;
