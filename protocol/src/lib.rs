@@ -8,6 +8,7 @@
 //! - [`durable`]: the Durable Functions HTTP API's documents and [`durable::RuntimeStatus`].
 //! - [`cluster`]: the cluster view's description and the local model's policy.
 //! - [`session`]: whether the page may offer the controls (the operator role).
+//! - [`share`]: the viewer link and its QR code, for the audience's phones.
 //! - [`routes`]: every path the server routes and the page calls.
 //! - [`live`]: the WebSocket feed of samples that drives the dashboard's charts.
 //! - [`work`]: the work queue's message and the input and output blobs of an item.
@@ -23,6 +24,7 @@ pub mod live;
 pub mod recording;
 pub mod routes;
 pub mod session;
+pub mod share;
 pub mod timestamp;
 pub mod trace;
 pub mod work;

@@ -21,6 +21,8 @@ pub const CLUSTER_PROFILE: &str = "/api/cluster/profile";
 pub const EXPORT: &str = "/api/export";
 /// Whether this request may change things (the operator role).
 pub const SESSION: &str = "/api/session";
+/// The dashboard's viewer link and its QR code.
+pub const SHARE: &str = "/api/share";
 /// A replay's controls (`scaleboard replay`): speed, pause, seek.
 pub const REPLAY_CONTROL: &str = "/api/replay/control";
 /// Liveness.

@@ -53,6 +53,13 @@ impl FromRef<AppState> for ApiSettings {
     }
 }
 
+/// The host names, for the share link (built from a validated host only).
+impl FromRef<AppState> for HostPolicy {
+    fn from_ref(state: &AppState) -> Self {
+        state.hosts.clone()
+    }
+}
+
 impl FromRef<AppState> for LeptosOptions {
     fn from_ref(state: &AppState) -> Self {
         state.leptos.clone()
@@ -90,6 +97,7 @@ pub fn router(state: AppState) -> Router {
         .route("/favicon.ico", get(probes::favicon))
         .route(routes::SESSION, get(auth::session))
         .route(routes::CLUSTER, get(cluster_api::cluster))
+        .route(routes::SHARE, get(crate::share::share))
         .route(routes::CLUSTER_PROFILE, put(cluster_api::set_profile))
         .route(routes::patterns::REPLAY, get(crate::replay::replay))
         .route(

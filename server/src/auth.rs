@@ -38,9 +38,9 @@ impl Secret {
         Secret(key.into())
     }
 
-    /// The key itself, for the one place it must leave: the viewer cookie set for the browser
-    /// that brought it.
-    fn expose(&self) -> &str {
+    /// The key itself, for the two places the viewer key must leave: the cookie set for the
+    /// browser that brought it, and the share link (`crate::share`) for those already in.
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 

@@ -99,6 +99,13 @@ pub struct Config {
     )]
     pub allowed_hosts: Vec<String>,
 
+    /// The address the audience reaches the dashboard by, e.g. `https://scaleboard.example.com/`:
+    /// the link (and QR code) the Share button shows. http or https, no user name or password,
+    /// no query, at most 256 bytes. Without it the link is built from the host a request came
+    /// to, when that host is one of the --allowed-host names.
+    #[arg(long, env = "SCALEBOARD_PUBLIC_URL", global = true)]
+    pub public_url: Option<crate::share::PublicUrl>,
+
     /// Believe `X-Forwarded-Proto` and `X-Forwarded-Host` when building links: only behind a
     /// proxy that sets them (an ingress), never when clients reach the server directly.
     #[arg(long, env = "SCALEBOARD_TRUST_FORWARDED_HEADERS")]

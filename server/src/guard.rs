@@ -84,6 +84,12 @@ impl HostPolicy {
         })
     }
 
+    /// Whether the server answers to any name (`*`): then a `Host` passing the check says
+    /// nothing about the names the server is really reached by.
+    pub fn answers_to_any(&self) -> bool {
+        self.any
+    }
+
     /// Whether a `Host` header value (`name[:port]`) is one this server answers to.
     pub fn allows_host(&self, host: &str) -> bool {
         self.any || host_of(host).is_some_and(|h| self.allowed.contains(&h))

@@ -21,6 +21,8 @@
 //! - [`recording`]: a finished run as a recording file (`GET /api/runs/{id}/recording`).
 //! - [`playback`]: `scaleboard replay`: a recording served as a dashboard, with no storage and
 //!   no cluster, at a chosen speed, with pause and seek.
+//! - [`share`]: the viewer link and its QR code (`GET /api/share`), from `--public-url` or the
+//!   request's validated host.
 //! - [`heavy`]: CPU-bound answers (replays, chart rendering) on the blocking pool, a few at a time.
 //! - [`app`]: assembles the router (API + Leptos pages + static files) and serves it.
 //! - [`serve`]: the HTTP server loop: connection timeouts and a cap on open connections.
@@ -45,6 +47,7 @@ pub mod recording;
 pub mod replay;
 pub mod sampler;
 pub mod serve;
+pub mod share;
 pub mod startup;
 
 pub use app::{router, serve, AppState};

@@ -125,6 +125,7 @@ fn reads(id: &str) -> Vec<(Method, String)> {
         (Method::GET, patterns::INSTANCES_SLASH.to_string()),
         (Method::GET, routes::CLUSTER.to_string()),
         (Method::GET, routes::SESSION.to_string()),
+        (Method::GET, routes::SHARE.to_string()),
         (
             Method::GET,
             format!("{}/samples.csv?minutes=1", routes::EXPORT),

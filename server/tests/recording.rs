@@ -307,6 +307,7 @@ async fn replay(recording: Recording, api_key: Option<&str>) -> Replaying {
             max_cost: 1,
             default_cost: 0,
             trust_forwarded: false,
+            public_url: None,
         },
         hosts: server::guard::HostPolicy::for_bind("127.0.0.1:0".parse().unwrap(), &[], false)
             .unwrap(),

@@ -1,5 +1,11 @@
 //! A live chart: a plotters drawing on a `<canvas>`, redrawn on every sample, with an HTML
 //! legend that carries the current values in type large enough to read from the back.
+//!
+//! A canvas is a picture to assistive technology: it is an image (`role="img"`) named with its
+//! headline figures, and described by a visually hidden paragraph with every value of its
+//! legend and its peak, rewritten on each sample. That paragraph is not a live region: a
+//! screen reader reading out a new sample every second would drown everything else; the
+//! values are there, current, whenever the reader comes to the chart.
 
 use leptos::prelude::*;
 
@@ -94,6 +100,16 @@ pub fn LiveChart(
         )
     };
 
+    let description_id = format!("{slug}-chart-description");
+    let full_description = move || {
+        let minutes = span
+            .get()
+            .map(|s| (s.to_ms - s.from_ms) / 60_000)
+            .unwrap_or_default();
+        let drawn = painted.get().drawn;
+        legend.with(|items| charting::describe(kind, items, minutes, &drawn))
+    };
+
     view! {
         <figure class="chart" data-kind=slug>
             <figcaption>
@@ -135,7 +151,11 @@ pub fn LiveChart(
                 data-peak=move || painted.get().drawn.peak.to_string()
                 role="img"
                 aria-label=description
+                aria-describedby=description_id.clone()
             ></canvas>
+            <p class="visually-hidden" id=description_id data-testid=format!("{slug}-description")>
+                {full_description}
+            </p>
         </figure>
     }
     .into_any()

@@ -1,10 +1,12 @@
-//! The top bar — name, cluster view, chart window, presenter mode, theme, connection — and the
+//! The top bar — name, cluster view, chart window, presenter mode, theme, share link,
+//! connection — and the
 //! banners that say when what is on screen is not current.
 
 use leptos::prelude::*;
 use protocol::live::{ClusterSource, StorageHealth};
 
 use crate::cluster::ClusterInfo;
+use crate::components::share::ShareControl;
 use crate::live::{Connection, LiveState};
 use crate::operator::Operator;
 use crate::prefs::{Prefs, WINDOWS};
@@ -57,13 +59,14 @@ pub fn TopBar() -> impl IntoView {
                     type="button"
                     class="toggle"
                     data-testid="theme-toggle"
-                    aria-label=move || {
-                        if prefs.dark.get() { "Switch to the light theme" } else { "Switch to the dark theme" }
-                    }
                     on:click=move |_| prefs.set_dark(!prefs.dark.get_untracked())
                 >
+                    // Named "Switch to the Light theme": the visible word is in the name.
+                    <span class="visually-hidden">"Switch to the "</span>
                     {move || if prefs.dark.get() { "Light" } else { "Dark" }}
+                    <span class="visually-hidden">" theme"</span>
                 </button>
+                <ShareControl />
                 <OperatorControl />
                 <ConnectionBadge />
             </div>
@@ -156,9 +159,11 @@ fn WindowPicker() -> impl IntoView {
                             type="button"
                             data-testid=format!("window-{minutes}")
                             aria-pressed=move || (prefs.window_mins.get() == minutes).to_string()
-                            aria-label=format!("Show the last {minutes} minute{}", if minutes > 1 { "s" } else { "" })
                             on:click=move |_| prefs.set_window(minutes)
                         >
+                            // The name is "Last 5 min": it contains the visible text, so a
+                            // voice user saying what they see ("click 5 min") reaches it.
+                            <span class="visually-hidden">"Last "</span>
                             {format!("{minutes} min")}
                         </button>
                     }

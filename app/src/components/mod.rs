@@ -7,6 +7,7 @@ pub mod open_recording;
 pub mod replay;
 pub mod runs;
 pub mod settings;
+pub mod share;
 pub mod start;
 pub mod tiles;
 pub mod timeline;

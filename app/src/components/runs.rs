@@ -188,13 +188,14 @@ fn RunRow(
                     type="button"
                     class="danger small"
                     data-testid="terminate-run"
-                    aria-label=format!("Terminate run {short}")
                     title=move || operator.read_only().then_some(READ_ONLY_NOTE)
                     hidden=move || !active() || replaying()
                     disabled=move || stopping.get() || !operator.can_operate()
                     on:click=terminate
                 >
+                    // Named "Stop run <id>": the visible word first, so it is in the name.
                     {move || if stopping.get() { "Stopping…" } else { "Stop" }}
+                    <span class="visually-hidden">" run " {short.clone()}</span>
                 </button>
             </td>
         </tr>

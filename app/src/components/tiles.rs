@@ -57,7 +57,6 @@ pub fn Tiles() -> impl IntoView {
                     class="tile-value"
                     data-testid="queue-length"
                     data-value=move || text(queue())
-                    aria-labelledby="tile-queue"
                 >
                     {move || text(queue())}
                 </div>
@@ -71,7 +70,7 @@ pub fn Tiles() -> impl IntoView {
             </div>
             <div class="tile" data-kind="pods">
                 <div class="tile-label" id="tile-pods">"Pods running"</div>
-                <div class="tile-value" aria-labelledby="tile-pods">
+                <div class="tile-value">
                     <span
                         data-testid="pods-running"
                         data-running=move || text(running())
@@ -80,7 +79,7 @@ pub fn Tiles() -> impl IntoView {
                     >
                         {move || text(running())}
                     </span>
-                    <span class="tile-of" aria-label=move || format!("of {} desired", text(desired()))>
+                    <span class="tile-of">
                         " / "
                         {move || text(desired())}
                     </span>
@@ -103,7 +102,6 @@ pub fn Tiles() -> impl IntoView {
                     data-testid="nodes-ready"
                     data-ready=move || text(ready())
                     data-provisioning=move || text(provisioning())
-                    aria-labelledby="tile-nodes"
                 >
                     {move || text(ready())}
                 </div>
@@ -115,7 +113,6 @@ pub fn Tiles() -> impl IntoView {
                     class="tile-value"
                     data-testid="throughput"
                     data-value=move || rate.get().map(|r| format!("{r:.2}")).unwrap_or_default()
-                    aria-labelledby="tile-rate"
                 >
                     {move || rate.get().map_or_else(|| "—".to_string(), format::rate)}
                 </div>

@@ -20,7 +20,13 @@ pub fn Timeline() -> impl IntoView {
             <p class="empty" hidden=move || events.with(|e| !e.is_empty())>
                 "None yet: the autoscalers' decisions appear here with their reasons."
             </p>
-            <ol data-testid="timeline" hidden=move || events.with(Vec::is_empty)>
+            // It scrolls: focusable, so the keyboard can scroll it too, and named for that stop.
+            <ol
+                data-testid="timeline"
+                tabindex="0"
+                aria-labelledby="timeline-title"
+                hidden=move || events.with(Vec::is_empty)
+            >
                 <For
                     each=move || events.get()
                     key=|entry| entry.key

@@ -336,10 +336,70 @@ pub fn legend(kind: ChartKind, sample: Option<&Sample>) -> Vec<LegendItem> {
         .collect()
 }
 
+/// The chart in words, for those who cannot see it: every value of its legend now, and the
+/// highest headline value over the `minutes` shown, so a screen reader gives what the picture
+/// gives. Rebuilt on every sample, so it is always the current one.
+pub fn describe(kind: ChartKind, legend: &[LegendItem], minutes: u64, drawn: &Drawn) -> String {
+    let minutes = minutes.max(1);
+    let span = format!(
+        "over the last {minutes} minute{}",
+        if minutes > 1 { "s" } else { "" }
+    );
+    if drawn.count == 0 {
+        return format!("{} {span}: no samples yet.", kind.title());
+    }
+    let now = legend
+        .iter()
+        .map(|item| format!("{} {}", item.name, item.value))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "{} {span}. Now: {now}. Highest shown: {} {}.",
+        kind.title(),
+        drawn.peak,
+        kind.unit()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use protocol::live::{ClusterSample, StorageHealth};
+
+    #[test]
+    fn a_chart_is_described_with_every_current_value_and_its_peak() {
+        let legend = |queue: &str| {
+            vec![
+                LegendItem {
+                    name: "queue length",
+                    color: String::new(),
+                    dashed: false,
+                    value: queue.into(),
+                },
+                LegendItem {
+                    name: "target per pod",
+                    color: String::new(),
+                    dashed: true,
+                    value: "5".into(),
+                },
+            ]
+        };
+        let drawn = Drawn {
+            count: 30,
+            latest: 7,
+            peak: 12,
+            ..Drawn::default()
+        };
+        assert_eq!(
+            describe(ChartKind::Queue, &legend("7"), 5, &drawn),
+            "Queue length over the last 5 minutes. Now: queue length 7, target per pod 5. \
+             Highest shown: 12 messages."
+        );
+        assert_eq!(
+            describe(ChartKind::Pods, &[], 1, &Drawn::default()),
+            "Worker pods over the last 1 minute: no samples yet."
+        );
+    }
 
     fn sample(seq: u64, t_ms: u64, queue: Option<u64>, running: u32, starting: u32) -> Sample {
         Sample {

@@ -28,6 +28,9 @@ pub fn Dashboard() -> impl IntoView {
     // panels are for a live system.
     let live_system = move || live.replay.with(Option::is_none);
     view! {
+        // The page's one level-one heading, for those who move by headings; the top bar's name
+        // says it to everyone else.
+        <h1 class="visually-hidden">"Scaleboard: live autoscaling dashboard"</h1>
         <Banners />
         <div class="board">
             <Tiles />
@@ -39,7 +42,7 @@ pub fn Dashboard() -> impl IntoView {
                     <Settings />
                 </Show>
             </div>
-            <aside class="side">
+            <div class="side">
                 <Show when=live_system>
                     <StartRun />
                     <OpenRecording />
@@ -54,7 +57,7 @@ pub fn Dashboard() -> impl IntoView {
                         <ExportLinks query=export_query />
                     </section>
                 </Show>
-            </aside>
+            </div>
         </div>
     }
     .into_any()

@@ -175,7 +175,7 @@ pub fn RunPage() -> impl IntoView {
         <section class="panel">
             <details>
                 <summary><h2>"Status document"</h2></summary>
-                <pre class="json" data-testid="run-json">{raw}</pre>
+                <pre class="json" data-testid="run-json" tabindex="0">{raw}</pre>
             </details>
         </section>
     }

@@ -44,6 +44,7 @@ pub async fn start_server(
                 max_cost: 100_000_000,
                 default_cost: 0,
                 trust_forwarded: false,
+                public_url: None,
             },
             cluster,
             sample_interval: std::time::Duration::from_secs(1),

@@ -39,6 +39,9 @@ pub struct ApiSettings {
     /// Whether a proxy in front sets `X-Forwarded-Proto` and `X-Forwarded-Host`; without one,
     /// those headers are ignored when building links.
     pub trust_forwarded: bool,
+    /// The address the audience reaches the dashboard by (`--public-url`), for the share link;
+    /// without it the link is built from the request's validated host.
+    pub public_url: Option<crate::share::PublicUrl>,
 }
 
 pub fn routes() -> Router<AppState> {

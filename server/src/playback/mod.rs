@@ -133,6 +133,7 @@ impl ReplaySettings {
                 operator_key: config.api_key.clone(),
                 viewer_key: config.viewer_key.clone(),
                 trust_forwarded: config.trust_forwarded_headers,
+                public_url: config.public_url.clone(),
                 max_input_count: config.max_input_count,
                 max_cost: config.max_cost,
                 default_cost: config.default_cost(),

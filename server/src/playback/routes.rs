@@ -8,6 +8,7 @@
 //!   CSV is the live server's, row for row);
 //! - `GET /api/runs/{id}/recording`: the recording itself, so the run page's download works;
 //! - `POST /api/replay/control`: speed, pause, seek;
+//! - `GET /api/share`: the viewer link and its QR code, as on the live server;
 //! - `/api/session`, the probes, and the same role and host layers as the live server. Every
 //!   other API path answers a JSON 404: a replay starts, stops and changes no run.
 
@@ -70,6 +71,13 @@ impl FromRef<ReplayState> for ApiSettings {
 pub fn router(state: ReplayState, hosts: HostPolicy) -> Router {
     let pages = generate_route_list(App);
     let options = state.leptos.clone();
+    // The share link, built as the live server builds it (the host policy is not in the state).
+    let share = {
+        let hosts = hosts.clone();
+        move |State(api): State<ApiSettings>, headers: axum::http::HeaderMap| async move {
+            crate::share::answer(&api, &hosts, &headers)
+        }
+    };
     let router = Router::new()
         .route(routes::HEALTHZ, get(probes::healthz))
         .route(routes::READYZ, get(probes::healthz))
@@ -82,6 +90,7 @@ pub fn router(state: ReplayState, hosts: HostPolicy) -> Router {
         .route(routes::patterns::EXPORT_FILE, get(export))
         .route(routes::patterns::RECORDING, get(recording_file))
         .route(routes::REPLAY_CONTROL, post(control))
+        .route(routes::SHARE, get(share))
         .route("/api/{*rest}", any(error::no_such_route))
         .route("/runtime/{*rest}", any(error::no_such_route))
         .method_not_allowed_fallback(error::wrong_method)

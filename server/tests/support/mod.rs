@@ -36,6 +36,8 @@ pub struct Settings {
     pub history: usize,
     /// Serve `/metrics` on a listener of its own (a free port).
     pub metrics: bool,
+    /// `--public-url`: the address the share link names.
+    pub public_url: Option<server::share::PublicUrl>,
 }
 
 impl Default for Settings {
@@ -48,6 +50,7 @@ impl Default for Settings {
             cluster: None,
             history: 100,
             metrics: false,
+            public_url: None,
         }
     }
 }
@@ -94,6 +97,7 @@ impl TestServer {
                     max_cost: 1_000_000,
                     default_cost: 0,
                     trust_forwarded: false,
+                    public_url: settings.public_url,
                 },
                 cluster,
                 sample_interval: Duration::from_millis(200),
