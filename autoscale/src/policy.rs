@@ -106,9 +106,10 @@ pub struct ScaledObject {
 }
 
 /// KEDA's `fallback` (kedacore/keda pkg/fallback/fallback.go, `GetMetricsWithFallback`): each
-/// failed read of the metric adds one to the trigger's `numberOfFailures` (a good read resets it);
-/// once it is *greater than* `failureThreshold` the metrics server answers
-/// `replicas × queueLength` instead of an error, so the HPA computes `replicas`.
+/// failed read of the metric, by KEDA's poll or the HPA, adds one to the trigger's
+/// `numberOfFailures` (a good read resets it); once it is *greater than* `failureThreshold` a
+/// read answers `replicas × queueLength` instead of an error, so the HPA computes `replicas` and
+/// the poll counts the trigger active (see [`crate::keda`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fallback {
     /// `failureThreshold`: failed reads tolerated before the fallback applies.
