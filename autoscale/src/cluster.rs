@@ -890,6 +890,9 @@ mod tests {
         cluster.step(s(0), &Observation::new(0));
         cluster.step(s(15), &Observation::new(55));
         assert_eq!(cluster.snapshot().desired_replicas, 10);
+        // No readiness in the model: the ratio divides by all 10 pods, 4 of them still Pending
+        // (six fit on the one node).
+        assert_eq!(cluster.snapshot().pods_pending, 4);
         ten.hpa.tolerance_rule = crate::policy::ToleranceRule::V1_32;
         let mut cluster = Cluster::new(ten);
         cluster.step(s(0), &Observation::new(0));

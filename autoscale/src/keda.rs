@@ -387,9 +387,9 @@ mod tests {
 
     #[test]
     fn cooldown_is_strict_and_never_active_uses_the_initial_cooldown() {
-        // kedacore/keda pkg/scaling/executor/scale_scaledobjects.go (v2.17) `scaleToZeroOrIdle`:
-        // `LastActiveTime.Add(cooldownPeriod).Before(now)`, or with no LastActiveTime
-        // `CreationTimestamp.Add(initialCooldownPeriod).Before(now)`.
+        // kedacore/keda pkg/scaling/executor/scale_scaledobjects.go (v2.20.1, as in v2.17)
+        // `scaleToZeroOrIdle`: `LastActiveTime.Add(cooldownPeriod).Before(now)`, or with no
+        // LastActiveTime `CreationTimestamp.Add(initialCooldownPeriod).Before(now)`.
         let s = Duration::from_secs;
         for (last, now, cooldown, initial, elapsed) in [
             (None, s(0), s(300), s(0), false),
@@ -424,9 +424,10 @@ mod tests {
 
     #[test]
     fn keda_scales_only_between_zero_and_one_or_up_to_min() {
-        // kedacore/keda pkg/scaling/executor/scale_scaledobjects.go (v2.17) `RequestScale`, and
-        // scale_scaledobjects_test.go: active at 0 → max(min, 1); inactive with min 0 → 0 only
-        // after the cooldown; inactive below min → min; otherwise the HPA decides.
+        // kedacore/keda pkg/scaling/executor/scale_scaledobjects.go (v2.20.1, as in v2.17)
+        // `RequestScale`, and scale_scaledobjects_test.go: active at 0 → max(min, 1); inactive
+        // with min 0 → 0 only after the cooldown; inactive below min → min; otherwise the HPA
+        // decides.
         for (current, active, min, elapsed, expected) in [
             (0, true, 0, false, Some(1)),
             (0, true, 3, false, Some(3)),

@@ -818,6 +818,14 @@ mod tests {
             ("max_replicas", |p, past| {
                 p.scaled_object.max_replicas = MAX_REPLICAS + u32::from(past)
             }),
+            // KEDA's ScaledObject validation: maxReplicaCount ≥ minReplicaCount (equal is fine).
+            ("max_replicas", |p, past| {
+                p.scaled_object.min_replicas = 3;
+                p.scaled_object.max_replicas = 3 - u32::from(past);
+            }),
+            ("max_replicas", |p, past| {
+                p.scaled_object.max_replicas = u32::from(!past)
+            }),
             ("queue_length", |p, past| {
                 p.scaled_object.queue_length = MAX_QUEUE_LENGTH + u64::from(past)
             }),
@@ -842,6 +850,14 @@ mod tests {
             }),
             ("max_nodes", |p, past| {
                 p.node_pool.max_nodes = MAX_NODES + u32::from(past)
+            }),
+            ("max_nodes", |p, past| {
+                p.node_pool.min_nodes = 3;
+                p.node_pool.max_nodes = 3 - u32::from(past);
+            }),
+            ("max_nodes", |p, past| {
+                p.node_pool.min_nodes = 0;
+                p.node_pool.max_nodes = u32::from(!past);
             }),
             ("max_nodes_total", |p, past| {
                 p.cluster_autoscaler.max_nodes_total = MAX_NODES + u32::from(past)
