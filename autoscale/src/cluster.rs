@@ -416,11 +416,13 @@ impl Cluster {
                 EventKind::ScaleToZero,
                 scale_in_reason(from, to, spec, self.keda.last_active),
             )),
-            Some(to) => events.push(ScaleEvent::new(
+            Some(to) if to > from => events.push(ScaleEvent::new(
                 now,
                 EventKind::ScaleUp,
                 format!("scale {from} → {to}: min replicas {}", spec.min_replicas),
             )),
+            // Setting the count it found changes nothing (only an invalid profile gets here).
+            Some(_) => {}
             None if poll.changed && poll.active => events.push(ScaleEvent::new(
                 now,
                 EventKind::Activated,
@@ -491,8 +493,9 @@ impl Cluster {
         let active = self.pods.iter().filter(|p| p.is_active()).count();
         // Bounded even for a profile that was never validated.
         let desired = self.desired.min(MAX_REPLICAS) as usize;
-        if active < desired {
-            for _ in active..desired {
+        // Too few (or just enough): create the missing ones; too many: delete the surplus.
+        if let Some(missing) = desired.checked_sub(active) {
+            for _ in 0..missing {
                 self.next_pod += 1;
                 self.pods.push(Pod {
                     id: PodId(self.next_pod),
@@ -1061,6 +1064,81 @@ mod tests {
             .collect();
         assert_eq!(fallback_at, [60]);
         assert_eq!(cluster.snapshot().desired_replicas, 6);
+    }
+
+    #[test]
+    fn keda_raises_an_inactive_target_to_a_raised_min() {
+        // `RequestScale`: inactive, below minReplicaCount, no idleReplicaCount → min. The policy
+        // can change live (`set_profile`), so a target can find itself below a new minimum.
+        let mut cluster = Cluster::new(Profile::demo()); // polling 2 s
+        cluster.step(s(0), &Observation::new(0));
+        let mut raised = Profile::demo();
+        raised.scaled_object.min_replicas = 2;
+        cluster.set_profile(raised);
+        let step = cluster.step(s(2), &Observation::new(0));
+        let first = &step.events[0];
+        assert_eq!(
+            (first.kind, first.reason.as_str()),
+            (EventKind::ScaleUp, "scale 0 → 2: min replicas 2")
+        );
+        assert_eq!(cluster.snapshot().desired_replicas, 2);
+    }
+
+    #[test]
+    fn keda_setting_the_count_it_finds_logs_nothing() {
+        // An unvalidated profile (idleReplicaCount 2 ≥ minReplicaCount 0, which validation
+        // rejects) makes `RequestScale` "scale" 2 replicas to idle 2 after the cooldown: the same
+        // count, no decision to show.
+        let mut profile = Profile::demo(); // polling 2 s, cooldown 10 s, HPA window 10 s
+        profile.scaled_object.idle_replica_count = Some(2);
+        assert!(profile.validate().is_err());
+        let mut cluster = Cluster::new(profile);
+        let mut events = Vec::new();
+        for (t, queue) in [
+            (0, 3),
+            (2, 10),
+            (4, 0),
+            (6, 0),
+            (8, 0),
+            (10, 0),
+            (12, 0),
+            (14, 0),
+        ] {
+            events.extend(cluster.step(s(t), &Observation::new(queue)).events);
+        }
+        let reasons: Vec<&str> = events.iter().map(|e| e.reason.as_str()).collect();
+        assert_eq!(
+            reasons,
+            [
+                "activated: queue 3 > activation 0; scale 0 → 1",
+                "scale 1 → 2: queue 10 / target 5 = 2",
+                "deactivated: queue 0 ≤ activation 0",
+                "scale 2 → 1: queue 0 / target 5 = 0, min 1",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_deactivation_already_at_the_floor_promises_no_scale_in() {
+        // Active at 1 replica under minReplicaCount 0; the policy then sets
+        // idleReplicaCount 1 (min 3). Going inactive at 1, there is nothing to scale in to.
+        let mut cluster = Cluster::new(Profile::demo()); // polling 2 s
+        cluster.step(s(0), &Observation::new(3));
+        assert_eq!(cluster.snapshot().desired_replicas, 1);
+        let mut idle = Profile::demo();
+        idle.scaled_object.min_replicas = 3;
+        idle.scaled_object.idle_replica_count = Some(1);
+        cluster.set_profile(idle);
+        let step = cluster.step(s(2), &Observation::new(0));
+        assert_eq!(step.events[0].reason, "deactivated: queue 0 ≤ activation 0");
+        // Above the floor the deactivation says where the cooldown leads.
+        let mut cluster = Cluster::new(Profile::demo());
+        cluster.step(s(0), &Observation::new(3));
+        let step = cluster.step(s(2), &Observation::new(0));
+        assert_eq!(
+            step.events[0].reason,
+            "deactivated: queue 0 ≤ activation 0; scale to 0 after cooldown 10 s"
+        );
     }
 
     #[test]
