@@ -769,6 +769,25 @@ mod tests {
     }
 
     #[test]
+    fn optional_times_round_trip_as_seconds() {
+        let pool = Profile::aks().node_pool;
+        let mut node = Node::new(NodeId(3), &pool, s(5), NodeState::Ready);
+        node.unneeded_since = Some(Duration::from_millis(12_500));
+        let json = serde_json::to_value(&node).unwrap();
+        assert_eq!(json["unneeded_since"], 12.5);
+        assert_eq!(serde_json::from_value::<Node>(json).unwrap(), node);
+        let ca = Autoscaler {
+            backoff_until: Some(s(300)),
+            ..Autoscaler::default()
+        };
+        let json = serde_json::to_string(&ca).unwrap();
+        assert_eq!(serde_json::from_str::<Autoscaler>(&json).unwrap(), ca);
+        node.unneeded_since = None;
+        let json = serde_json::to_string(&node).unwrap();
+        assert_eq!(serde_json::from_str::<Node>(&json).unwrap(), node);
+    }
+
+    #[test]
     fn a_scan_is_due_once_per_scan_interval() {
         // kubernetes/autoscaler cluster-autoscaler/main.go (1.32.0): `RunAutoscalerOnce`, then
         // `time.Sleep(*scanInterval)` (without `--frequent-loops-enabled`). The model's first
