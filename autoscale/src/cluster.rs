@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::{
     events::{EventKind, EventLog, ScaleEvent},
     hpa::{Hpa, Reading, SyncRules, Target},
-    keda::{HpaRead, Keda, Observation},
+    keda::{HealthChange, Keda, MetricRead, Observation},
     nodes::{self, Autoscaler, Node, NodeId, NodeState},
     pods::{self, Pod, PodId, PodPhase},
     policy::{Profile, ScaledObject, MAX_NODES, MAX_REPLICAS},
@@ -41,6 +41,57 @@ fn scale_in_reason(
         None => format!(
             "scale {from} → {to}{what} after initial cooldown {}",
             secs::show(spec.initial_cooldown_period)
+        ),
+    }
+}
+
+/// The timeline's entry for a change of the trigger's health; `failures` is the count after
+/// the read that made it.
+fn health_event(
+    now: Duration,
+    change: HealthChange,
+    spec: &ScaledObject,
+    failures: u32,
+) -> ScaleEvent {
+    match change {
+        HealthChange::Failing => {
+            let what = match spec.fallback {
+                Some(f) => format!(
+                    "failure {failures}; fallback to {} replicas after more than failureThreshold {}",
+                    f.replicas, f.failure_threshold
+                ),
+                None => "replicas held, no scale to zero while in error; no fallback".to_owned(),
+            };
+            ScaleEvent::new(
+                now,
+                EventKind::MetricFailed,
+                format!("metric failed: queue unreadable ({what})"),
+            )
+        }
+        HealthChange::FallbackActivated {
+            replicas,
+            failure_threshold,
+            value,
+        } => ScaleEvent::new(
+            now,
+            EventKind::FallbackActivated,
+            format!(
+                "fallback active: metric failed {failures} times in a row > failureThreshold {failure_threshold}; reads answer {replicas} replicas × target {} = {value}",
+                spec.queue_length
+            ),
+        ),
+        HealthChange::Recovered { since, fallback } => ScaleEvent::new(
+            now,
+            EventKind::MetricRecovered,
+            format!(
+                "metric read again after {} of failures{}",
+                secs::show(now.saturating_sub(since)),
+                if fallback {
+                    "; fallback no longer active"
+                } else {
+                    ""
+                }
+            ),
         ),
     }
 }
@@ -329,10 +380,10 @@ impl Cluster {
         }
         let from = self.desired;
         let poll = self.keda.poll(now, observation, spec, from);
+        if let Some(change) = poll.health {
+            events.push(health_event(now, change, spec, self.keda.failures));
+        }
         let activation = spec.activation_queue_length;
-        let queue = poll
-            .metric
-            .map_or_else(|| "metric failed".to_owned(), |m| format!("queue {m}"));
         let cooldown = secs::show(spec.cooldown_period);
         let floor = spec.idle_replica_count.unwrap_or(spec.min_replicas);
         if poll.changed && !poll.active {
@@ -348,26 +399,34 @@ impl Cluster {
             }
             events.push(ScaleEvent::new(now, EventKind::Deactivated, reason));
         }
+        // Why the trigger is active: its metric, or the fallback answering for it.
+        let why_active = match poll.read {
+            MetricRead::Metric(m) => format!("queue {m} > activation {activation}"),
+            MetricRead::Fallback(_) => "fallback active".to_owned(),
+            MetricRead::Failed => "metric failed".to_owned(),
+        };
         match poll.scale_to {
             Some(to) if poll.active => events.push(ScaleEvent::new(
                 now,
                 EventKind::Activated,
-                format!("activated: {queue} > activation {activation}; scale {from} → {to}"),
+                format!("activated: {why_active}; scale {from} → {to}"),
             )),
             Some(to) if to < from => events.push(ScaleEvent::new(
                 now,
                 EventKind::ScaleToZero,
                 scale_in_reason(from, to, spec, self.keda.last_active),
             )),
-            Some(to) => events.push(ScaleEvent::new(
+            Some(to) if to > from => events.push(ScaleEvent::new(
                 now,
                 EventKind::ScaleUp,
                 format!("scale {from} → {to}: min replicas {}", spec.min_replicas),
             )),
+            // Setting the count it found changes nothing (only an invalid profile gets here).
+            Some(_) => {}
             None if poll.changed && poll.active => events.push(ScaleEvent::new(
                 now,
                 EventKind::Activated,
-                format!("activated: {queue} > activation {activation}"),
+                format!("activated: {why_active}"),
             )),
             None => {}
         }
@@ -381,14 +440,19 @@ impl Cluster {
         if !self.hpa.due(now, self.profile.hpa.sync_period) {
             return;
         }
-        // The HPA reads the metric through KEDA's metrics server on its own sync: afresh, or
-        // (useCachedMetrics) the value of KEDA's last poll.
-        let read = if spec.use_cached_metrics {
-            self.keda.metric
+        // The HPA reads the metric through KEDA's metrics server on its own sync: afresh, with
+        // the fallback rules and the same failure count as the poll, or (useCachedMetrics) the
+        // answer of KEDA's last poll.
+        let answer = if spec.use_cached_metrics {
+            self.keda.cached_read(spec)
         } else {
-            observation.metric(spec.queue_length_strategy)
+            let metric = observation.metric(spec.queue_length_strategy);
+            let (answer, health) = self.keda.read(now, metric, spec);
+            if let Some(change) = health {
+                events.push(health_event(now, change, spec, self.keda.failures));
+            }
+            answer
         };
-        let answer = self.keda.read_for_hpa(read, spec);
         let target = Target {
             per_pod: spec.queue_length,
             min_replicas: spec.min_replicas,
@@ -405,7 +469,7 @@ impl Cluster {
             } else {
                 EventKind::ScaleDown
             };
-            if let HpaRead::Fallback(_) = answer {
+            if let MetricRead::Fallback(_) = answer {
                 decision.reason += &format!(
                     " (fallback: metric failed {} times in a row)",
                     self.keda.failures
@@ -429,8 +493,9 @@ impl Cluster {
         let active = self.pods.iter().filter(|p| p.is_active()).count();
         // Bounded even for a profile that was never validated.
         let desired = self.desired.min(MAX_REPLICAS) as usize;
-        if active < desired {
-            for _ in active..desired {
+        // Too few (or just enough): create the missing ones; too many: delete the surplus.
+        if let Some(missing) = desired.checked_sub(active) {
+            for _ in 0..missing {
                 self.next_pod += 1;
                 self.pods.push(Pod {
                     id: PodId(self.next_pod),
@@ -828,6 +893,9 @@ mod tests {
         cluster.step(s(0), &Observation::new(0));
         cluster.step(s(15), &Observation::new(55));
         assert_eq!(cluster.snapshot().desired_replicas, 10);
+        // No readiness in the model: the ratio divides by all 10 pods, 4 of them still Pending
+        // (six fit on the one node).
+        assert_eq!(cluster.snapshot().pods_pending, 4);
         ten.hpa.tolerance_rule = crate::policy::ToleranceRule::V1_32;
         let mut cluster = Cluster::new(ten);
         cluster.step(s(0), &Observation::new(0));
@@ -875,51 +943,202 @@ mod tests {
         assert_eq!(cluster.snapshot().desired_replicas, 5, "max(2 × 1, 1 + 4)");
     }
 
+    /// Steps once per second from `from` to `to` (inclusive), the queue unreadable while
+    /// `failing(t)`, else `queue`; returns `(second, reason)` of every event.
+    fn outage(
+        cluster: &mut Cluster,
+        seconds: std::ops::RangeInclusive<u64>,
+        failing: impl Fn(u64) -> bool,
+        queue: u64,
+    ) -> Vec<(u64, EventKind, String)> {
+        let mut events = Vec::new();
+        for t in seconds {
+            let observation = if failing(t) {
+                Observation::failed()
+            } else {
+                Observation::new(queue)
+            };
+            for e in cluster.step(s(t), &observation).events {
+                events.push((t, e.kind, e.reason));
+            }
+        }
+        events
+    }
+
     #[test]
-    fn a_failing_metric_holds_then_falls_back() {
-        let mut profile = Profile::aks(); // polling 30 s, sync 15 s
+    fn storage_down_counts_failures_on_polls_and_hpa_reads_then_falls_back_and_recovers() {
+        // kedacore/keda v2.20.1: the poll (scale_handler.go `getScalerState`) and the HPA's read
+        // (`GetScaledObjectMetrics`) both go through fallback.go `GetMetricsWithFallback`, one
+        // `numberOfFailures` for both.
+        let mut profile = Profile::aks(); // polling 30 s, sync 15 s, window 300 s, cooldown 300 s
         profile.scaled_object.fallback = Some(crate::policy::Fallback {
             failure_threshold: 2,
             replicas: 6,
         });
         let mut cluster = Cluster::new(profile);
-        cluster.step(s(0), &Observation::new(10));
-        assert_eq!(cluster.snapshot().desired_replicas, 2);
-        let mut seen = Vec::new();
-        for t in [15, 30, 45, 60] {
-            let step = cluster.step(s(t), &Observation::failed());
-            seen.push(cluster.snapshot().desired_replicas);
-            if t == 45 {
-                assert_eq!(
-                    step.events.last().unwrap().reason,
-                    "scale 2 → 4: queue 30 / target 5 = 6, limited to 4 (max(2 × 2, 4) per sync) (fallback: metric failed 3 times in a row)"
-                );
-            }
-        }
-        // Failures 1 and 2 keep 2 replicas; the third is past the threshold: toward 6.
-        assert_eq!(seen, [2, 2, 4, 6]);
+        let mut events = outage(&mut cluster, 0..=60, |t| t >= 15, 10);
+        assert_eq!(cluster.snapshot().desired_replicas, 6, "fallback.replicas");
+        assert!(
+            cluster.snapshot().active,
+            "the fallback keeps the trigger active"
+        );
+        // Storage is back with an empty queue: the cooldown runs from the last poll the
+        // fallback answered (60 s), and KEDA scales to zero at the first poll strictly after it.
+        events.extend(outage(&mut cluster, 61..=400, |_| false, 0));
+        use EventKind::*;
+        let expected: Vec<(u64, EventKind, &str)> = vec![
+            (0, Activated, "activated: queue 10 > activation 0; scale 0 → 1"),
+            (0, ScaleUp, "scale 1 → 2: queue 10 / target 5 = 2"),
+            (15, MetricFailed, "metric failed: queue unreadable (failure 1; fallback to 6 replicas after more than failureThreshold 2)"),
+            (30, Deactivated, "deactivated: metric failed"),
+            (30, FallbackActivated, "fallback active: metric failed 3 times in a row > failureThreshold 2; reads answer 6 replicas × target 5 = 30"),
+            (30, ScaleUp, "scale 2 → 4: queue 30 / target 5 = 6, limited to 4 (max(2 × 2, 4) per sync) (fallback: metric failed 3 times in a row)"),
+            (45, ScaleUp, "scale 4 → 6: queue 30 / target 5 = 6 (fallback: metric failed 4 times in a row)"),
+            (60, Activated, "activated: fallback active"),
+            (75, MetricRecovered, "metric read again after 60 s of failures; fallback no longer active"),
+            (90, Deactivated, "deactivated: queue 0 ≤ activation 0; scale to 0 after cooldown 300 s"),
+            // The last recommendation of 6 (the sync at 60 s) leaves the 300 s window.
+            (375, ScaleDown, "scale 6 → 1: queue 0 / target 5 = 0, min 1"),
+            (390, ScaleToZero, "scale 1 → 0 after cooldown 300 s"),
+        ];
+        let got: Vec<(u64, EventKind, &str)> = events
+            .iter()
+            .map(|(t, k, r)| (*t, *k, r.as_str()))
+            .collect();
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn without_fallback_a_failing_metric_keeps_the_count_and_recovers() {
+        // kedacore/keda v2.20.1 `RequestScale`: in error without a fallback, KEDA only marks
+        // the ScaledObject not Ready, and the HPA keeps its count (`FailedGetExternalMetric`).
+        let mut cluster = Cluster::new(Profile::seed_demo()); // polling 5 s, sync 15 s
+        let mut events = outage(&mut cluster, 0..=399, |t| t > 15, 10);
+        assert_eq!(
+            cluster.snapshot().desired_replicas,
+            2,
+            "held through the outage"
+        );
         assert_eq!(cluster.snapshot().metric, None);
-        // KEDA never scales to zero while the metric is in error.
-        for t in 61..600 {
-            cluster.step(s(t), &Observation::failed());
-        }
+        events.extend(outage(&mut cluster, 400..=400, |_| false, 10));
+        use EventKind::*;
+        let got: Vec<(u64, EventKind, &str)> = events
+            .iter()
+            .map(|(t, k, r)| (*t, *k, r.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (0, Activated, "activated: queue 10 > activation 0; scale 0 → 1"),
+                (0, ScaleUp, "scale 1 → 2: queue 10 / target 5 = 2"),
+                (20, MetricFailed, "metric failed: queue unreadable (replicas held, no scale to zero while in error; no fallback)"),
+                (20, Deactivated, "deactivated: metric failed"),
+                (400, MetricRecovered, "metric read again after 380 s of failures"),
+                (400, Activated, "activated: queue 10 > activation 0"),
+            ]
+        );
+        assert_eq!(
+            cluster.keda.failures, 0,
+            "nothing is counted without a fallback"
+        );
+    }
+
+    #[test]
+    fn cached_metrics_take_the_polls_answer_without_counting_again() {
+        // useCachedMetrics: the HPA reads what KEDA's last poll answered. (Upstream passes the
+        // cached record through `GetMetricsWithFallback` once more; see docs/model.md.)
+        let mut profile = Profile::aks(); // polling 30 s, sync 15 s
+        profile.scaled_object.use_cached_metrics = true;
+        profile.scaled_object.fallback = Some(crate::policy::Fallback {
+            failure_threshold: 1,
+            replicas: 6,
+        });
+        let mut cluster = Cluster::new(profile);
+        let events = outage(&mut cluster, 0..=75, |t| t >= 15, 10);
+        // Polls at 30 s (failure 1) and 60 s (failure 2 > 1): only polls count.
+        assert_eq!(cluster.keda.failures, 2);
+        let fallback_at: Vec<u64> = events
+            .iter()
+            .filter(|(_, k, _)| *k == EventKind::FallbackActivated)
+            .map(|(t, _, _)| *t)
+            .collect();
+        assert_eq!(fallback_at, [60]);
         assert_eq!(cluster.snapshot().desired_replicas, 6);
     }
 
     #[test]
-    fn without_fallback_a_failing_metric_keeps_the_count() {
-        let mut cluster = Cluster::new(Profile::seed_demo());
-        cluster.step(s(0), &Observation::new(10));
-        cluster.step(s(15), &Observation::new(10));
-        let before = cluster.snapshot().desired_replicas;
+    fn keda_raises_an_inactive_target_to_a_raised_min() {
+        // `RequestScale`: inactive, below minReplicaCount, no idleReplicaCount → min. The policy
+        // can change live (`set_profile`), so a target can find itself below a new minimum.
+        let mut cluster = Cluster::new(Profile::demo()); // polling 2 s
+        cluster.step(s(0), &Observation::new(0));
+        let mut raised = Profile::demo();
+        raised.scaled_object.min_replicas = 2;
+        cluster.set_profile(raised);
+        let step = cluster.step(s(2), &Observation::new(0));
+        let first = &step.events[0];
+        assert_eq!(
+            (first.kind, first.reason.as_str()),
+            (EventKind::ScaleUp, "scale 0 → 2: min replicas 2")
+        );
+        assert_eq!(cluster.snapshot().desired_replicas, 2);
+    }
+
+    #[test]
+    fn keda_setting_the_count_it_finds_logs_nothing() {
+        // An unvalidated profile (idleReplicaCount 2 ≥ minReplicaCount 0, which validation
+        // rejects) makes `RequestScale` "scale" 2 replicas to idle 2 after the cooldown: the same
+        // count, no decision to show.
+        let mut profile = Profile::demo(); // polling 2 s, cooldown 10 s, HPA window 10 s
+        profile.scaled_object.idle_replica_count = Some(2);
+        assert!(profile.validate().is_err());
+        let mut cluster = Cluster::new(profile);
         let mut events = Vec::new();
-        for t in 16..400 {
-            events.extend(cluster.step(s(t), &Observation::failed()).events);
+        for (t, queue) in [
+            (0, 3),
+            (2, 10),
+            (4, 0),
+            (6, 0),
+            (8, 0),
+            (10, 0),
+            (12, 0),
+            (14, 0),
+        ] {
+            events.extend(cluster.step(s(t), &Observation::new(queue)).events);
         }
-        assert_eq!(cluster.snapshot().desired_replicas, before);
-        assert!(events
-            .iter()
-            .any(|e| e.reason == "deactivated: metric failed"));
+        let reasons: Vec<&str> = events.iter().map(|e| e.reason.as_str()).collect();
+        assert_eq!(
+            reasons,
+            [
+                "activated: queue 3 > activation 0; scale 0 → 1",
+                "scale 1 → 2: queue 10 / target 5 = 2",
+                "deactivated: queue 0 ≤ activation 0",
+                "scale 2 → 1: queue 0 / target 5 = 0, min 1",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_deactivation_already_at_the_floor_promises_no_scale_in() {
+        // Active at 1 replica under minReplicaCount 0; the policy then sets
+        // idleReplicaCount 1 (min 3). Going inactive at 1, there is nothing to scale in to.
+        let mut cluster = Cluster::new(Profile::demo()); // polling 2 s
+        cluster.step(s(0), &Observation::new(3));
+        assert_eq!(cluster.snapshot().desired_replicas, 1);
+        let mut idle = Profile::demo();
+        idle.scaled_object.min_replicas = 3;
+        idle.scaled_object.idle_replica_count = Some(1);
+        cluster.set_profile(idle);
+        let step = cluster.step(s(2), &Observation::new(0));
+        assert_eq!(step.events[0].reason, "deactivated: queue 0 ≤ activation 0");
+        // Above the floor the deactivation says where the cooldown leads.
+        let mut cluster = Cluster::new(Profile::demo());
+        cluster.step(s(0), &Observation::new(3));
+        let step = cluster.step(s(2), &Observation::new(0));
+        assert_eq!(
+            step.events[0].reason,
+            "deactivated: queue 0 ≤ activation 0; scale to 0 after cooldown 10 s"
+        );
     }
 
     #[test]
@@ -995,16 +1214,27 @@ mod tests {
         #[test]
         fn invariants_hold_on_any_trace(
             profile in arb_profile(),
-            trace in prop::collection::vec((0u64..400, 1u64..20, any::<bool>()), 1..40),
+            trace in prop::collection::vec((0u64..400, 1u64..20, any::<bool>(), 0u8..8), 1..40),
+            fallback in prop::option::of((0u32..4, 0u32..30)),
         ) {
+            let mut profile = profile;
+            profile.scaled_object.fallback = fallback.map(|(failure_threshold, replicas)| {
+                crate::policy::Fallback { failure_threshold, replicas }
+            });
             let max_replicas = profile.scaled_object.max_replicas;
             let (min_nodes, max_nodes) = (profile.node_pool.min_nodes, profile.node_pool.max_nodes);
             let mut cluster = Cluster::new(profile);
             let mut now = Duration::ZERO;
             let mut started = std::collections::HashSet::new();
-            for (queue, gap, report_exits) in trace {
+            for (queue, gap, report_exits, outage) in trace {
+                // About one stretch in eight with storage unreachable.
+                let observation = if outage == 0 {
+                    Observation::failed()
+                } else {
+                    Observation::new(queue)
+                };
                 for _ in 0..gap {
-                    let step = cluster.step(now, &Observation::new(queue));
+                    let step = cluster.step(now, &observation);
                     let snap = cluster.snapshot();
                     prop_assert!(snap.desired_replicas <= max_replicas);
                     let nodes = snap.nodes_ready + snap.nodes_provisioning;

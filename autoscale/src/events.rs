@@ -35,6 +35,13 @@ pub enum EventKind {
     PodKilled,
     /// A running pod's worker exited on its own; the kubelet restarts the container.
     PodRestarted,
+    /// The metric could not be read (the queue was unreachable): the first failure of a run.
+    MetricFailed,
+    /// The metric failed more than `fallback.failureThreshold` times in a row: reads answer the
+    /// fallback from now on.
+    FallbackActivated,
+    /// The metric was read again after failures (and the fallback, if active, stopped).
+    MetricRecovered,
 }
 
 /// One decision of the model.

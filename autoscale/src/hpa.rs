@@ -1462,5 +1462,7 @@ mod tests {
         );
         assert_eq!(formula(50, 5, 10, 10), "queue 50 / target 5 = 10");
         assert_eq!(formula(3, 5, 0, 1), "queue 3 / target 5 = 1");
+        // With no pods there is no usage ratio to be within tolerance, whatever `raw` says.
+        assert_eq!(formula(3, 5, 0, 0), "queue 3 / target 5 = 0");
     }
 }

@@ -10,6 +10,13 @@
 //! `idleReplicaCount` or `minReplicaCount`. The cooldown applies to that step only. A metric read
 //! that fails makes the trigger inactive *and* in error, which never scales to zero. Between 1 and
 //! the maximum the HPA decides (see [`crate::hpa`]).
+//!
+//! Every read of the metric, KEDA's poll and the HPA's read through KEDA's metrics server alike,
+//! goes through `GetMetricsWithFallback` (kedacore/keda pkg/fallback/fallback.go; the poll since
+//! v2.19, "apply fallback in polling loop to enable scaling from zero"): with a `fallback` set,
+//! a failed read adds one to the trigger's `numberOfFailures` and a good one resets it; past
+//! `failureThreshold` the read answers `fallback.replicas × queueLength`, and the poll counts the
+//! trigger active and not in error.
 
 use std::time::Duration;
 
@@ -135,28 +142,56 @@ pub fn scale_decision(i: ScaleInputs) -> Option<u32> {
 pub struct Keda {
     /// When the trigger was last polled.
     pub last_poll: Option<Duration>,
-    /// The metric read at the last poll (`None` if that read failed).
+    /// The scaler's metric at the last poll (`None` if that read failed).
     pub metric: Option<u64>,
     /// Whether the scaler was active at the last poll.
     pub active: bool,
     /// The `status.lastActiveTime` of the ScaledObject.
     pub last_active: Option<Duration>,
-    /// The trigger's `status.health.numberOfFailures`: failed metric reads in a row, counted on
-    /// the metrics server's reads for the HPA.
+    /// The trigger's `status.health.numberOfFailures`: failed reads in a row, by the poll and the
+    /// HPA alike. Upstream tracks it only with a `fallback` set, and so does the model.
     #[serde(default)]
     pub failures: u32,
+    /// Whether the fallback answered the last read (the ScaledObject's `Fallback` condition).
+    #[serde(default)]
+    pub fallback_active: bool,
+    /// When the current run of failed reads began, for the timeline; `None` while reads succeed.
+    #[serde(default)]
+    pub failing_since: Option<Duration>,
 }
 
 /// The outcome of one poll.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Poll {
-    /// The metric read, or `None` if the read failed.
+    /// The scaler's metric, or `None` if the read failed.
     pub metric: Option<u64>,
+    /// What the read answered after the fallback rules.
+    pub read: MetricRead,
+    /// A change of the trigger's health this read made, if any.
+    pub health: Option<HealthChange>,
     pub active: bool,
     /// Whether `active` differs from the previous poll.
     pub changed: bool,
     /// The replicas KEDA sets, if it sets any.
     pub scale_to: Option<u32>,
+}
+
+/// A change of the trigger's health made by one read, shown on the timeline (upstream's
+/// `KEDAScalerFailed` warning and its `ScaledObjectFallbackActivated`/`…Deactivated` events).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HealthChange {
+    /// The first failed read after good ones.
+    Failing,
+    /// The failures just passed `failureThreshold`: the fallback answers `value`
+    /// (`replicas × queueLength`) from this read on.
+    FallbackActivated {
+        replicas: u32,
+        failure_threshold: u32,
+        value: u64,
+    },
+    /// A good read after failures that began at `since`; `fallback` says whether the fallback
+    /// was answering until now.
+    Recovered { since: Duration, fallback: bool },
 }
 
 impl Keda {
@@ -166,8 +201,8 @@ impl Keda {
             .is_none_or(|at| now.saturating_sub(at) >= interval)
     }
 
-    /// Polls the trigger: reads the metric, updates activity and decides the step to or from
-    /// zero (or idle).
+    /// Polls the trigger: reads the metric (through the fallback rules), updates activity and
+    /// decides the step to or from zero (or idle).
     pub fn poll(
         &mut self,
         now: Duration,
@@ -176,7 +211,14 @@ impl Keda {
         current: u32,
     ) -> Poll {
         let metric = observation.metric(spec.queue_length_strategy);
-        let active = metric.is_some_and(|m| is_active(m, spec.activation_queue_length));
+        let (read, health) = self.read(now, metric, spec);
+        // getScalerState: `isActiveOrFallback := fallbackActive || isMetricActive`, and a read
+        // the fallback answered is no error.
+        let active = match read {
+            MetricRead::Metric(m) => is_active(m, spec.activation_queue_length),
+            MetricRead::Fallback(_) => true,
+            MetricRead::Failed => false,
+        };
         let changed = active != self.active;
         self.last_poll = Some(now);
         self.metric = metric;
@@ -187,7 +229,7 @@ impl Keda {
         let scale_to = scale_decision(ScaleInputs {
             current,
             active,
-            error: metric.is_none(),
+            error: read == MetricRead::Failed,
             min_replicas: spec.min_replicas,
             idle_replicas: spec.idle_replica_count,
             fallback: spec.fallback.map(|f| f.replicas),
@@ -200,35 +242,83 @@ impl Keda {
         });
         Poll {
             metric,
+            read,
+            health,
             active,
             changed,
             scale_to,
         }
     }
 
-    /// What the metrics server answers the HPA (`GetMetricsWithFallback` in
-    /// kedacore/keda pkg/fallback/fallback.go): a good read resets the failure count; a failed
-    /// one adds to it, and once the count is greater than `failureThreshold` the answer is
-    /// `fallback.replicas × queueLength`, so the HPA computes `fallback.replicas`. Otherwise a
-    /// failed read stays a failure (`None`) and the HPA keeps the count.
-    pub fn read_for_hpa(&mut self, read: Option<u64>, spec: &ScaledObject) -> HpaRead {
-        if let Some(metric) = read {
+    /// One read of the metric through `GetMetricsWithFallback` (kedacore/keda
+    /// pkg/fallback/fallback.go), by KEDA's poll or by the HPA through KEDA's metrics server.
+    /// A good read resets the failure count. With a `fallback` set, a failed read adds one to it,
+    /// and once the count is greater than `failureThreshold` the answer is
+    /// `fallback.replicas × queueLength`, so the HPA computes `fallback.replicas`; otherwise the
+    /// read stays a failure and the HPA keeps the count. Without a fallback nothing is counted.
+    pub fn read(
+        &mut self,
+        now: Duration,
+        metric: Option<u64>,
+        spec: &ScaledObject,
+    ) -> (MetricRead, Option<HealthChange>) {
+        if let Some(metric) = metric {
+            let change = self
+                .failing_since
+                .take()
+                .map(|since| HealthChange::Recovered {
+                    since,
+                    fallback: self.fallback_active,
+                });
             self.failures = 0;
-            return HpaRead::Metric(metric);
+            self.fallback_active = false;
+            return (MetricRead::Metric(metric), change);
         }
+        let first = self.failing_since.is_none();
+        if first {
+            self.failing_since = Some(now);
+        }
+        let failing = first.then_some(HealthChange::Failing);
+        let Some(fallback) = spec.fallback else {
+            self.fallback_active = false;
+            return (MetricRead::Failed, failing);
+        };
         self.failures = self.failures.saturating_add(1);
-        match spec.fallback {
-            Some(fallback) if self.failures > fallback.failure_threshold => {
-                HpaRead::Fallback(u64::from(fallback.replicas).saturating_mul(spec.queue_length))
-            }
-            _ => HpaRead::Failed,
+        let was_active = self.fallback_active;
+        self.fallback_active = self.failures > fallback.failure_threshold;
+        if !self.fallback_active {
+            return (MetricRead::Failed, failing);
+        }
+        let value = u64::from(fallback.replicas).saturating_mul(spec.queue_length);
+        let change = (!was_active).then_some(HealthChange::FallbackActivated {
+            replicas: fallback.replicas,
+            failure_threshold: fallback.failure_threshold,
+            value,
+        });
+        (MetricRead::Fallback(value), change)
+    }
+
+    /// What the HPA reads with `useCachedMetrics`: the answer of KEDA's last poll, unchanged
+    /// and not counted again.
+    pub fn cached_read(&self, spec: &ScaledObject) -> MetricRead {
+        match (self.metric, fallback_value(spec)) {
+            (Some(metric), _) => MetricRead::Metric(metric),
+            (None, Some(value)) if self.fallback_active => MetricRead::Fallback(value),
+            (None, _) => MetricRead::Failed,
         }
     }
 }
 
-/// What the HPA gets from KEDA's metrics server at one sync.
+/// The value the fallback answers, `fallback.replicas × queueLength` (`doFallback` for an
+/// `AverageValue` target), if a fallback is set.
+pub fn fallback_value(spec: &ScaledObject) -> Option<u64> {
+    spec.fallback
+        .map(|f| u64::from(f.replicas).saturating_mul(spec.queue_length))
+}
+
+/// What a read of the metric answers, after the fallback rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HpaRead {
+pub enum MetricRead {
     /// The scaler's metric.
     Metric(u64),
     /// The metric failed more than `failureThreshold` times: the fallback value.
@@ -237,12 +327,12 @@ pub enum HpaRead {
     Failed,
 }
 
-impl HpaRead {
+impl MetricRead {
     /// The value the HPA computes from, if any.
     pub fn value(self) -> Option<u64> {
         match self {
-            HpaRead::Metric(v) | HpaRead::Fallback(v) => Some(v),
-            HpaRead::Failed => None,
+            MetricRead::Metric(v) | MetricRead::Fallback(v) => Some(v),
+            MetricRead::Failed => None,
         }
     }
 }
@@ -297,9 +387,9 @@ mod tests {
 
     #[test]
     fn cooldown_is_strict_and_never_active_uses_the_initial_cooldown() {
-        // kedacore/keda pkg/scaling/executor/scale_scaledobjects.go (v2.17) `scaleToZeroOrIdle`:
-        // `LastActiveTime.Add(cooldownPeriod).Before(now)`, or with no LastActiveTime
-        // `CreationTimestamp.Add(initialCooldownPeriod).Before(now)`.
+        // kedacore/keda pkg/scaling/executor/scale_scaledobjects.go (v2.20.1, as in v2.17)
+        // `scaleToZeroOrIdle`: `LastActiveTime.Add(cooldownPeriod).Before(now)`, or with no
+        // LastActiveTime `CreationTimestamp.Add(initialCooldownPeriod).Before(now)`.
         let s = Duration::from_secs;
         for (last, now, cooldown, initial, elapsed) in [
             (None, s(0), s(300), s(0), false),
@@ -334,9 +424,10 @@ mod tests {
 
     #[test]
     fn keda_scales_only_between_zero_and_one_or_up_to_min() {
-        // kedacore/keda pkg/scaling/executor/scale_scaledobjects.go (v2.17) `RequestScale`, and
-        // scale_scaledobjects_test.go: active at 0 → max(min, 1); inactive with min 0 → 0 only
-        // after the cooldown; inactive below min → min; otherwise the HPA decides.
+        // kedacore/keda pkg/scaling/executor/scale_scaledobjects.go (v2.20.1, as in v2.17)
+        // `RequestScale`, and scale_scaledobjects_test.go: active at 0 → max(min, 1); inactive
+        // with min 0 → 0 only after the cooldown; inactive below min → min; otherwise the HPA
+        // decides.
         for (current, active, min, elapsed, expected) in [
             (0, true, 0, false, Some(1)),
             (0, true, 3, false, Some(3)),
@@ -403,29 +494,173 @@ mod tests {
         }
     }
 
-    #[test]
-    fn fallback_applies_after_more_than_failure_threshold_failures() {
-        // kedacore/keda pkg/fallback/fallback.go (v2.17) `GetMetricsWithFallback`:
-        // `NumberOfFailures > FailureThreshold` → `replicas × target`; a good read resets.
+    fn with_fallback(failure_threshold: u32, replicas: u32) -> ScaledObject {
         let mut spec = Profile::aks().scaled_object; // queueLength 5
         spec.fallback = Some(crate::policy::Fallback {
-            failure_threshold: 2,
-            replicas: 6,
+            failure_threshold,
+            replicas,
         });
-        let mut keda = Keda::default();
-        assert_eq!(keda.read_for_hpa(None, &spec), HpaRead::Failed);
-        assert_eq!(keda.read_for_hpa(None, &spec), HpaRead::Failed);
-        assert_eq!(keda.read_for_hpa(None, &spec), HpaRead::Fallback(30));
-        assert_eq!(keda.failures, 3);
-        assert_eq!(HpaRead::Fallback(30).value(), Some(30));
-        assert_eq!(keda.read_for_hpa(Some(7), &spec), HpaRead::Metric(7));
-        assert_eq!(keda.failures, 0);
-        assert_eq!(keda.read_for_hpa(None, &spec), HpaRead::Failed);
-        assert_eq!(HpaRead::Failed.value(), None);
-        spec.fallback = None;
-        for _ in 0..5 {
-            assert_eq!(keda.read_for_hpa(None, &spec), HpaRead::Failed);
+        spec
+    }
+
+    #[test]
+    fn get_metrics_with_fallback_cases_of_fallback_test() {
+        // kedacore/keda pkg/fallback/fallback_test.go (v2.20.1), `GetMetricsWithFallback` on an
+        // AverageValue target of 10: (starting numberOfFailures, threshold, replicas, read) →
+        // (answer, numberOfFailures after).
+        let mut spec = with_fallback(3, 10);
+        spec.queue_length = 10;
+        for (name, start, read, answer, after) in [
+            (
+                "should reset the health status when scaler metrics are available",
+                5,
+                Some(2),
+                MetricRead::Metric(2),
+                0,
+            ),
+            (
+                "should bump the number of failures when metrics call fails",
+                0,
+                None,
+                MetricRead::Failed,
+                1,
+            ),
+            (
+                "should return a normalised metric when number of failures are beyond threshold",
+                3,
+                None,
+                MetricRead::Fallback(100),
+                4,
+            ),
+            // The boundary: at the threshold itself the read is still an error.
+            (
+                "(boundary) failures reaching the threshold",
+                2,
+                None,
+                MetricRead::Failed,
+                3,
+            ),
+        ] {
+            let mut keda = Keda {
+                failures: start,
+                ..Keda::default()
+            };
+            assert_eq!(keda.read(Duration::ZERO, read, &spec).0, answer, "{name}");
+            assert_eq!(keda.failures, after, "{name}");
+            assert_eq!(keda.fallback_active, after > 3, "{name}");
         }
+        // "should propagate the error when fallback is disabled": no count, no fallback.
+        spec.fallback = None;
+        let mut keda = Keda::default();
+        for _ in 0..5 {
+            assert_eq!(keda.read(Duration::ZERO, None, &spec).0, MetricRead::Failed);
+        }
+        assert_eq!((keda.failures, keda.fallback_active), (0, false));
+    }
+
+    #[test]
+    fn reads_report_each_change_of_health_once() {
+        let spec = with_fallback(2, 6);
+        let s = Duration::from_secs;
+        let mut keda = Keda::default();
+        let reads = [
+            (0, Some(4), MetricRead::Metric(4), None),
+            (5, None, MetricRead::Failed, Some(HealthChange::Failing)),
+            (10, None, MetricRead::Failed, None),
+            (
+                15,
+                None,
+                MetricRead::Fallback(30),
+                Some(HealthChange::FallbackActivated {
+                    replicas: 6,
+                    failure_threshold: 2,
+                    value: 30,
+                }),
+            ),
+            (20, None, MetricRead::Fallback(30), None),
+            (
+                25,
+                Some(0),
+                MetricRead::Metric(0),
+                Some(HealthChange::Recovered {
+                    since: s(5),
+                    fallback: true,
+                }),
+            ),
+            (30, Some(0), MetricRead::Metric(0), None),
+        ];
+        for (at, read, answer, change) in reads {
+            assert_eq!(keda.read(s(at), read, &spec), (answer, change), "at {at} s");
+        }
+        // A threshold of 0: the first failure already answers the fallback.
+        let mut keda = Keda::default();
+        let zero = with_fallback(0, 6);
+        assert_eq!(
+            keda.read(s(0), None, &zero),
+            (
+                MetricRead::Fallback(30),
+                Some(HealthChange::FallbackActivated {
+                    replicas: 6,
+                    failure_threshold: 0,
+                    value: 30,
+                })
+            )
+        );
+        // Without a fallback: failing, then recovered, nothing counted.
+        let mut keda = Keda::default();
+        let none = Profile::aks().scaled_object;
+        assert_eq!(
+            keda.read(s(0), None, &none),
+            (MetricRead::Failed, Some(HealthChange::Failing))
+        );
+        assert_eq!(keda.read(s(1), None, &none), (MetricRead::Failed, None));
+        assert_eq!(
+            keda.read(s(2), Some(1), &none),
+            (
+                MetricRead::Metric(1),
+                Some(HealthChange::Recovered {
+                    since: s(0),
+                    fallback: false
+                })
+            )
+        );
+        assert_eq!(MetricRead::Fallback(30).value(), Some(30));
+        assert_eq!(MetricRead::Metric(7).value(), Some(7));
+        assert_eq!(MetricRead::Failed.value(), None);
+    }
+
+    #[test]
+    fn a_poll_the_fallback_answers_is_active_and_scales_from_zero() {
+        // kedacore/keda pkg/scaling/scale_handler.go (v2.20.1) `getScalerState`:
+        // `isActiveOrFallback := fallbackActive || isMetricActive`, with no error; the e2e test
+        // tests/internals/fallback `TestFallbackFromZero` (added in v2.19 by "apply fallback in
+        // polling loop to enable scaling from zero").
+        let spec = with_fallback(1, 6);
+        let s = Duration::from_secs;
+        let mut keda = Keda::default();
+        let first = keda.poll(s(0), &Observation::failed(), &spec, 0);
+        assert_eq!(
+            (first.read, first.active, first.scale_to),
+            (MetricRead::Failed, false, None)
+        );
+        let second = keda.poll(s(30), &Observation::failed(), &spec, 0);
+        assert_eq!(
+            (second.read, second.active, second.changed, second.scale_to),
+            (MetricRead::Fallback(30), true, true, Some(1))
+        );
+        assert_eq!(second.metric, None);
+        assert_eq!(
+            keda.last_active,
+            Some(s(30)),
+            "the fallback keeps it active"
+        );
+        // The cached answer for the HPA is the poll's, not counted again.
+        assert_eq!(keda.cached_read(&spec), MetricRead::Fallback(30));
+        assert_eq!(keda.failures, 2);
+        keda.poll(s(60), &Observation::new(0), &spec, 6);
+        assert_eq!(keda.cached_read(&spec), MetricRead::Metric(0));
+        keda.poll(s(90), &Observation::failed(), &spec, 6);
+        assert_eq!(keda.cached_read(&spec), MetricRead::Failed);
     }
 
     #[test]

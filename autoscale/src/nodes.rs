@@ -652,6 +652,32 @@ mod tests {
     }
 
     #[test]
+    fn a_node_is_unneeded_only_strictly_below_the_threshold() {
+        // kubernetes/autoscaler cluster-autoscaler/core/scaledown/eligibility (1.32.0):
+        // eligibility.go `isNodeBelowUtilizationThreshold` (`Utilization >= threshold` is not
+        // underutilized), eligibility_test.go `TestFilterOutUnremovable` on a 1000m node with
+        // the default threshold 0.5, and the boundary.
+        for (name, cpu, unneeded) in [
+            ("highly utilized node is filtered out", 600, false),
+            ("underutilized node stays", 100, true),
+            ("(boundary) exactly at the threshold", 500, false),
+            ("(boundary) just below it", 499, true),
+        ] {
+            let mut profile = Profile::aks();
+            profile.node_pool.allocatable = Resources::new(1000, 1024);
+            let (pool, rules) = (&profile.node_pool, &profile.cluster_autoscaler);
+            let mut nodes = ready_nodes(pool, 1);
+            let pods = vec![Pod {
+                requests: Resources::new(cpu, 0),
+                ..pod(1, Some(1))
+            }];
+            let (mut ca, mut next) = (Autoscaler::default(), 1);
+            ca.scan(s(0), &mut nodes, &pods, pool, rules, &mut next);
+            assert_eq!(nodes[0].unneeded_since.is_some(), unneeded, "{name}");
+        }
+    }
+
+    #[test]
     fn max_nodes_total_caps_the_pool() {
         let profile = Profile::aks();
         let pool = &profile.node_pool; // maxCount 10
@@ -740,5 +766,50 @@ mod tests {
         ] {
             assert_eq!(in_delay_after_add(last.map(s), s(now), s(600)), paused);
         }
+    }
+
+    #[test]
+    fn optional_times_round_trip_as_seconds() {
+        let pool = Profile::aks().node_pool;
+        let mut node = Node::new(NodeId(3), &pool, s(5), NodeState::Ready);
+        node.unneeded_since = Some(Duration::from_millis(12_500));
+        let json = serde_json::to_value(&node).unwrap();
+        assert_eq!(json["unneeded_since"], 12.5);
+        assert_eq!(serde_json::from_value::<Node>(json).unwrap(), node);
+        let ca = Autoscaler {
+            backoff_until: Some(s(300)),
+            ..Autoscaler::default()
+        };
+        let json = serde_json::to_string(&ca).unwrap();
+        assert_eq!(serde_json::from_str::<Autoscaler>(&json).unwrap(), ca);
+        node.unneeded_since = None;
+        let json = serde_json::to_string(&node).unwrap();
+        assert_eq!(serde_json::from_str::<Node>(&json).unwrap(), node);
+    }
+
+    #[test]
+    fn a_scan_is_due_once_per_scan_interval() {
+        // kubernetes/autoscaler cluster-autoscaler/main.go (1.32.0): `RunAutoscalerOnce`, then
+        // `time.Sleep(*scanInterval)` (without `--frequent-loops-enabled`). The model's first
+        // scan is at its start.
+        let mut ca = Autoscaler::default();
+        assert!(ca.due(s(0), s(10)));
+        ca.last_scan = Some(s(20));
+        for (now, due) in [(20, false), (29, false), (30, true), (31, true)] {
+            assert_eq!(ca.due(s(now), s(10)), due, "at {now} s");
+        }
+        // Through a scan: a pod pending between scans waits for the next one.
+        let profile = Profile::aks();
+        let (pool, rules) = (&profile.node_pool, &profile.cluster_autoscaler);
+        let mut nodes = ready_nodes(pool, 1);
+        let mut next = 1;
+        let full: Vec<Pod> = (1..=6).map(|i| pod(i, Some(1))).collect();
+        ca.scan(s(30), &mut nodes, &full, pool, rules, &mut next);
+        let mut pending = full.clone();
+        pending.push(pod(7, None));
+        assert!(!ca.due(s(35), rules.scan_interval));
+        assert!(ca.due(s(40), rules.scan_interval));
+        let events = ca.scan(s(40), &mut nodes, &pending, pool, rules, &mut next);
+        assert_eq!(nodes.len(), 2, "{events:?}");
     }
 }

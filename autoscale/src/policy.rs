@@ -106,9 +106,10 @@ pub struct ScaledObject {
 }
 
 /// KEDA's `fallback` (kedacore/keda pkg/fallback/fallback.go, `GetMetricsWithFallback`): each
-/// failed read of the metric adds one to the trigger's `numberOfFailures` (a good read resets it);
-/// once it is *greater than* `failureThreshold` the metrics server answers
-/// `replicas × queueLength` instead of an error, so the HPA computes `replicas`.
+/// failed read of the metric, by KEDA's poll or the HPA, adds one to the trigger's
+/// `numberOfFailures` (a good read resets it); once it is *greater than* `failureThreshold` a
+/// read answers `replicas × queueLength` instead of an error, so the HPA computes `replicas` and
+/// the poll counts the trigger active (see [`crate::keda`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fallback {
     /// `failureThreshold`: failed reads tolerated before the fallback applies.
@@ -817,6 +818,14 @@ mod tests {
             ("max_replicas", |p, past| {
                 p.scaled_object.max_replicas = MAX_REPLICAS + u32::from(past)
             }),
+            // KEDA's ScaledObject validation: maxReplicaCount ≥ minReplicaCount (equal is fine).
+            ("max_replicas", |p, past| {
+                p.scaled_object.min_replicas = 3;
+                p.scaled_object.max_replicas = 3 - u32::from(past);
+            }),
+            ("max_replicas", |p, past| {
+                p.scaled_object.max_replicas = u32::from(!past)
+            }),
             ("queue_length", |p, past| {
                 p.scaled_object.queue_length = MAX_QUEUE_LENGTH + u64::from(past)
             }),
@@ -841,6 +850,14 @@ mod tests {
             }),
             ("max_nodes", |p, past| {
                 p.node_pool.max_nodes = MAX_NODES + u32::from(past)
+            }),
+            ("max_nodes", |p, past| {
+                p.node_pool.min_nodes = 3;
+                p.node_pool.max_nodes = 3 - u32::from(past);
+            }),
+            ("max_nodes", |p, past| {
+                p.node_pool.min_nodes = 0;
+                p.node_pool.max_nodes = u32::from(!past);
             }),
             ("max_nodes_total", |p, past| {
                 p.cluster_autoscaler.max_nodes_total = MAX_NODES + u32::from(past)

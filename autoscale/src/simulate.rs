@@ -169,6 +169,44 @@ mod tests {
     }
 
     #[test]
+    fn the_aks_profile_replays_the_acceptance_numbers() {
+        // What `scaleboard simulate --profile aks` computes (the CLI builds the profile and
+        // calls this function): the legacy HPA path of kubernetes/kubernetes horizontal.go.
+        let desired = |profile: Profile, trace: &[(u64, u64)]| -> Vec<u32> {
+            let rows = simulate(profile, trace).rows;
+            rows.iter().map(|r| r.desired_replicas).collect()
+        };
+        // 1 → 4 → 8 → 16: `max(2 × current, 4)` per 15 s sync.
+        let burst = desired(Profile::aks(), &[(0, 200), (30, 200)]);
+        assert_eq!((burst[0], burst[15], burst[30]), (4, 8, 16));
+        // 3 → 6 (`--min-replicas 3`).
+        let mut three = Profile::aks();
+        three.scaled_object.min_replicas = 3;
+        let three = desired(three, &[(0, 0), (15, 200)]);
+        assert_eq!((three[14], three[15]), (3, 6));
+        // 55 messages at 10 replicas × queueLength 5: ratio exactly 1.1 keeps 10.
+        let mut ten = Profile::aks();
+        ten.scaled_object.min_replicas = 10;
+        let ten = desired(ten, &[(0, 0), (15, 55)]);
+        assert_eq!(ten[15], 10);
+        // Re-activation within the 300 s window (`--polling-interval 5 --cooldown-period 30
+        // --max-replicas 20`): three messages, one replica's worth, yet back to the old 20.
+        let mut climb = Profile::aks();
+        climb.scaled_object.polling_interval = Duration::from_secs(5);
+        climb.scaled_object.cooldown_period = Duration::from_secs(30);
+        climb.scaled_object.max_replicas = 20;
+        let climb = desired(climb, &[(0, 100), (61, 0), (150, 3), (300, 3)]);
+        assert_eq!(climb[60], 20);
+        let zero_at = climb.iter().position(|&d| d == 0).unwrap();
+        assert!(
+            (61..150).contains(&zero_at),
+            "scaled to zero at {zero_at} s"
+        );
+        assert_eq!(climb[150], 4, "0 → 1 by KEDA, 1 → 4 by the HPA");
+        assert_eq!(climb[150..].iter().max(), Some(&20));
+    }
+
+    #[test]
     fn a_burst_scales_out_and_back_in() {
         let sim = simulate(Profile::demo(), &[(0, 200), (30, 0), (180, 0)]);
         let peak = sim.rows.iter().map(|r| r.desired_replicas).max().unwrap();

@@ -42,6 +42,9 @@ pub fn kind_label(kind: &str) -> (&'static str, String) {
         "node_pool_full" => ("!", "Node pool full"),
         "pod_killed" => ("✕", "Pod killed"),
         "pod_restarted" => ("↻", "Pod restarted"),
+        "metric_failed" => ("!", "Metric failed"),
+        "fallback_activated" => ("⇢", "Fallback active"),
+        "metric_recovered" => ("✓", "Metric recovered"),
         other => return ("•", other.replace('_', " ")),
     };
     (symbol, label.to_string())
@@ -111,5 +114,17 @@ mod tests {
     fn kinds_have_readable_labels() {
         assert_eq!(kind_label("scale_up"), ("▲", "Scale up".to_string()));
         assert_eq!(kind_label("hpa_resync"), ("•", "hpa resync".to_string()));
+        // The model's kinds for a metric that cannot be read (storage unreachable).
+        let (_, failed) = kind_label("metric_failed");
+        assert_eq!(
+            plain_reason(&failed, "metric failed: queue unreadable (failure 1)"),
+            "queue unreadable (failure 1)"
+        );
+        let (_, fallback) = kind_label("fallback_activated");
+        assert_eq!(
+            plain_reason(&fallback, "fallback active: metric failed 4 times in a row"),
+            "metric failed 4 times in a row"
+        );
+        assert_eq!(kind_label("metric_recovered").1, "Metric recovered");
     }
 }

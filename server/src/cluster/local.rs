@@ -1,8 +1,9 @@
 //! The local cluster: the `autoscale` model of KEDA, the HPA and the cluster autoscaler,
 //! whose Running pods are real worker loops on the real queue.
 //!
-//! The model is pure; this shell gives it a clock and the queue length once per sample and
-//! carries out its commands: `StartWorker` spawns a task running the worker library (the same
+//! The model is pure; this shell gives it a clock and the queue length once per sample (or
+//! tells it the length could not be read, which KEDA's poll and the HPA count as a failed
+//! metric, with the `fallback` rules) and carries out its commands: `StartWorker` spawns a task running the worker library (the same
 //! code as the container), `StopWorker` cancels that task with the pod's grace period, the way
 //! Kubernetes sends SIGTERM. When a task ends, the model is told, as a kubelet would report.
 
@@ -43,7 +44,6 @@ struct Inner {
 struct State {
     model: Cluster,
     workers: HashMap<PodId, CancellationToken>,
-    last_queue_length: u64,
 }
 
 impl LocalCluster {
@@ -66,7 +66,6 @@ impl LocalCluster {
                 state: Mutex::new(State {
                     model: Cluster::new(profile),
                     workers: HashMap::new(),
-                    last_queue_length: 0,
                 }),
                 exited: Arc::new(Mutex::new(Vec::new())),
             }),
@@ -140,12 +139,7 @@ impl ClusterView for LocalCluster {
             state.workers.remove(&pod);
             state.model.worker_exited(now, pod);
         }
-        // While storage cannot be read, the model keeps the last length it saw, as KEDA keeps
-        // the last metric when a poll fails.
-        if let Some(length) = queue_length {
-            state.last_queue_length = length;
-        }
-        let observation = ModelObservation::new(state.last_queue_length);
+        let observation = model_observation(queue_length);
         let step = state.model.step(now, &observation);
         let grace = state.model.profile().pod.termination_grace;
         for command in step.commands {
@@ -179,6 +173,16 @@ impl ClusterView for LocalCluster {
     }
 }
 
+/// What the model is told of the queue: its length, or a failed read when storage could not
+/// be reached, as the `azure-queue` scaler's metric fails then (not the last length seen: KEDA
+/// keeps no stale value, and its fallback counts the failures).
+fn model_observation(queue_length: Option<u64>) -> ModelObservation {
+    match queue_length {
+        Some(length) => ModelObservation::new(length),
+        None => ModelObservation::failed(),
+    }
+}
+
 /// A model event with its time turned from model time into wall-clock milliseconds.
 fn to_scale_event(event: &autoscale::ScaleEvent, now: Duration) -> ScaleEvent {
     let age = u64::try_from(now.saturating_sub(event.at).as_millis()).unwrap_or(0);
@@ -202,5 +206,52 @@ fn kind_name(kind: EventKind) -> &'static str {
         EventKind::NodePoolFull => "node_pool_full",
         EventKind::PodKilled => "pod_killed",
         EventKind::PodRestarted => "pod_restarted",
+        EventKind::MetricFailed => "metric_failed",
+        EventKind::FallbackActivated => "fallback_activated",
+        EventKind::MetricRecovered => "metric_recovered",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cluster(profile: Profile) -> LocalCluster {
+        // Nothing listens there; no test here reaches storage (no worker starts).
+        let account = storage::Account::development("127.0.0.1:9", "127.0.0.1:9").unwrap();
+        let storage = Storage::connect(&account, storage::Role::Server).unwrap();
+        LocalCluster::new(
+            storage,
+            profile,
+            WorkerConfig::default(),
+            CancellationToken::new(),
+            TaskTracker::new(),
+        )
+    }
+
+    #[test]
+    fn an_unreadable_queue_is_a_failed_read_not_the_last_length() {
+        assert_eq!(model_observation(Some(7)), ModelObservation::new(7));
+        assert_eq!(model_observation(None), ModelObservation::failed());
+    }
+
+    #[test]
+    fn the_first_tick_without_storage_puts_the_failed_metric_on_the_timeline() {
+        // KEDA's first poll is due at once, so the first tick reads the metric.
+        let mut profile = Profile::demo();
+        profile.scaled_object.fallback = Some(autoscale::Fallback {
+            failure_threshold: 3,
+            replicas: 2,
+        });
+        let local = cluster(profile);
+        let observed = local.tick(None);
+        let kinds: Vec<&str> = observed.events.iter().map(|e| e.kind.as_str()).collect();
+        assert_eq!(kinds, ["metric_failed"]);
+        assert_eq!(
+            observed.events[0].reason,
+            "metric failed: queue unreadable (failure 1; fallback to 2 replicas after more than failureThreshold 3)"
+        );
+        assert_eq!(observed.sample.desired_replicas, Some(0));
+        assert_eq!(local.events().len(), 1, "kept in the model's log as well");
     }
 }
