@@ -340,10 +340,22 @@ impl Stack {
             .name()
             .unwrap_or("a scenario")
             .to_string();
-        eprintln!(
+        let line = format!(
             "chaos | {scenario} | N={items} | outputs={outputs} | {:.0} s | work-items 0, item-events 0, poison: {poison}",
             self.started.elapsed().as_secs_f64()
         );
+        eprintln!("{line}");
+        // Also kept with the build (a passing test's output is not shown), one line per
+        // scenario run, for the suite's table.
+        let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("chaos-report.txt");
+        if let Ok(mut file) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            use std::io::Write as _;
+            let _ = writeln!(file, "{line}");
+        }
     }
 }
 
