@@ -8,15 +8,15 @@ use leptos::prelude::*;
 
 use crate::local_replay::LocalReplay;
 
-#[component]
-pub fn OpenRecording() -> impl IntoView {
-    let local = expect_context::<LocalReplay>();
-    let input = NodeRef::<html::Input>::new();
-
+/// The whole page takes a dropped recording, so the audience need not aim at a small target,
+/// and goes on taking them while one is replayed (the panel with the button is gone then): a
+/// file dropped on a replay replaces it. Without `preventDefault` on `dragover` and `drop` the
+/// browser would open the file itself, leaving the dashboard. Call it from a component that
+/// stays mounted with the dashboard.
+pub fn take_dropped_recordings() {
     #[cfg(feature = "hydrate")]
     {
-        // The whole page takes a dropped file, so the audience need not aim at a small target;
-        // without `preventDefault` on `dragover` the browser would open the file itself.
+        let local = expect_context::<LocalReplay>();
         let over = window_event_listener(leptos::ev::dragover, |event| event.prevent_default());
         let dropped = window_event_listener(leptos::ev::drop, move |event| {
             event.prevent_default();
@@ -33,6 +33,12 @@ pub fn OpenRecording() -> impl IntoView {
             dropped.remove();
         });
     }
+}
+
+#[component]
+pub fn OpenRecording() -> impl IntoView {
+    let local = expect_context::<LocalReplay>();
+    let input = NodeRef::<html::Input>::new();
 
     let chosen = move |_event: leptos::ev::Event| {
         #[cfg(feature = "hydrate")]

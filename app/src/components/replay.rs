@@ -11,7 +11,7 @@ use protocol::recording::{ReplayControl, REPLAY_SPEEDS};
 
 use crate::live::LiveState;
 use crate::local_replay::LocalReplay;
-use crate::model::replay::{banner, length_ms, position_ms, progress_label};
+use crate::model::replay::{banner, length_ms, progress_label, seek_value_ms, seek_value_text};
 use crate::operator::Operator;
 
 #[component]
@@ -21,6 +21,15 @@ pub fn ReplayBar() -> impl IntoView {
     let local = expect_context::<LocalReplay>();
     let error = RwSignal::new(None::<String>);
     let latest_ms = Memo::new(move |_| live.latest.with(|s| s.as_ref().map(|s| s.t_ms)));
+    // The position last chosen on the seek bar, so the bar stays there (see `seek_value_ms`).
+    let sought = RwSignal::new(None::<u64>);
+    let seek_value = Memo::new(move |_| {
+        live.replay.with(|r| {
+            r.as_ref().map_or(0, |r| {
+                seek_value_ms(r, latest_ms.get(), sought.get(), live.interval_ms.get())
+            })
+        })
+    });
     let send = move |control: ReplayControl| {
         if live.from_file.get_untracked() {
             error.set(local.control(&control).err());
@@ -114,13 +123,18 @@ pub fn ReplayBar() -> impl IntoView {
                         max=move || {
                             live.replay.with(|r| r.as_ref().map_or(0, length_ms)).to_string()
                         }
-                        prop:value=move || {
+                        prop:value=move || seek_value.get().to_string()
+                        aria-valuetext=move || {
                             live.replay
-                                .with(|r| r.as_ref().map_or(0, |r| position_ms(r, latest_ms.get())))
-                                .to_string()
+                                .with(|r| {
+                                    r.as_ref()
+                                        .map(|r| seek_value_text(r, seek_value.get()))
+                                        .unwrap_or_default()
+                                })
                         }
                         on:change=move |event| {
                             if let Ok(position) = event_target_value(&event).parse::<u64>() {
+                                sought.set(Some(position));
                                 send(ReplayControl {
                                     position_ms: Some(position),
                                     ..ReplayControl::default()
@@ -139,8 +153,14 @@ pub fn ReplayBar() -> impl IntoView {
                         }}
                     </span>
                 </div>
-                <p class="error" role="alert" hidden=move || error.with(Option::is_none)>
-                    {move || error.get().unwrap_or_default()}
+                // A control refused, or a file dropped on the replay that cannot be replayed.
+                <p
+                    class="error"
+                    role="alert"
+                    data-testid="replay-error"
+                    hidden=move || error.with(Option::is_none) && local.error.with(Option::is_none)
+                >
+                    {move || error.get().or_else(|| local.error.get()).unwrap_or_default()}
                 </p>
             </section>
         </Show>

@@ -117,6 +117,10 @@ fn RunRow(
         let live = expect_context::<LiveState>();
         move || live.replay.with(Option::is_some)
     };
+    let from_file = {
+        let live = expect_context::<LiveState>();
+        move || live.from_file.get()
+    };
     let stopping = RwSignal::new(false);
     let terminate = {
         let id = id.clone();
@@ -155,9 +159,33 @@ fn RunRow(
             data-total=get(|r| r.total.to_string())
         >
             <td class="run-cell">
-                <a href=href data-testid="run-link" class="run-id" title=id.clone()>
-                    {short.clone()}
-                </a>
+                // A recording opened in this browser is not on the server: its runs have no page
+                // there to link to.
+                {
+                    let (id, short) = (id.clone(), short.clone());
+                    move || {
+                        if from_file() {
+                            view! {
+                                <span data-testid="run-id" class="run-id" title=id.clone()>
+                                    {short.clone()}
+                                </span>
+                            }
+                                .into_any()
+                        } else {
+                            view! {
+                                <a
+                                    href=href.clone()
+                                    data-testid="run-link"
+                                    class="run-id"
+                                    title=id.clone()
+                                >
+                                    {short.clone()}
+                                </a>
+                            }
+                                .into_any()
+                        }
+                    }
+                }
                 <span class="status" data-status=status>
                     {status}
                 </span>

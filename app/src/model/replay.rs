@@ -43,6 +43,35 @@ pub fn progress_label(replay: &ReplayStatus, latest_ms: Option<u64>) -> String {
     )
 }
 
+/// Where the seek bar stands: the position last sought (`sought`) while the newest sample shown
+/// is the one at or just before it, else the newest sample's position. Samples are about
+/// `interval_ms` apart and rarely fall on a whole second, so showing the sample's position after
+/// a seek would put the bar back behind where it was moved to, and an arrow key would move it
+/// to the same place again.
+pub fn seek_value_ms(
+    replay: &ReplayStatus,
+    latest_ms: Option<u64>,
+    sought: Option<u64>,
+    interval_ms: u64,
+) -> u64 {
+    let shown = position_ms(replay, latest_ms);
+    match sought {
+        Some(sought) if sought >= shown && sought - shown <= interval_ms.max(1000) * 2 => {
+            sought.min(length_ms(replay))
+        }
+        _ => shown,
+    }
+}
+
+/// What the seek bar says its value is: `1 min 05 s of 4 min 00 s`.
+pub fn seek_value_text(replay: &ReplayStatus, value_ms: u64) -> String {
+    format!(
+        "{} of {}",
+        format::duration(value_ms),
+        format::duration(length_ms(replay))
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -82,5 +111,36 @@ mod tests {
             progress_label(&replay, Some(75_000)),
             "1 min 05 s / 4 min 00 s"
         );
+    }
+
+    #[test]
+    fn the_seek_bar_stays_where_it_was_moved_until_the_replay_moves_past_it() {
+        let replay = replay();
+        // Sought to 20 s; the sample shown is at 19.4 s: the bar shows 20 s.
+        assert_eq!(
+            seek_value_ms(&replay, Some(29_400), Some(20_000), 1000),
+            20_000
+        );
+        // Played on past it: the sample's position.
+        assert_eq!(
+            seek_value_ms(&replay, Some(31_000), Some(20_000), 1000),
+            21_000
+        );
+        // Someone else sought far away: the sample's position.
+        assert_eq!(
+            seek_value_ms(&replay, Some(100_000), Some(20_000), 1000),
+            90_000
+        );
+        assert_eq!(
+            seek_value_ms(&replay, Some(12_000), Some(20_000), 1000),
+            2_000
+        );
+        // Never sought, or beyond the end: within the recording.
+        assert_eq!(seek_value_ms(&replay, Some(29_400), None, 1000), 19_400);
+        assert_eq!(
+            seek_value_ms(&replay, Some(250_000), Some(241_000), 1000),
+            240_000
+        );
+        assert_eq!(seek_value_text(&replay, 65_000), "1 min 05 s of 4 min 00 s");
     }
 }

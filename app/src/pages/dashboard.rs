@@ -5,7 +5,7 @@ use leptos::prelude::*;
 use crate::components::charts::{live_span, LiveChart};
 use crate::components::exports::ExportLinks;
 use crate::components::header::Banners;
-use crate::components::open_recording::OpenRecording;
+use crate::components::open_recording::{take_dropped_recordings, OpenRecording};
 use crate::components::runs::RunsTable;
 use crate::components::settings::Settings;
 use crate::components::start::StartRun;
@@ -27,6 +27,7 @@ pub fn Dashboard() -> impl IntoView {
     // A replay starts no run, edits no policy and keeps no history beyond its recording: those
     // panels are for a live system.
     let live_system = move || live.replay.with(Option::is_none);
+    take_dropped_recordings();
     view! {
         // The page's one level-one heading, for those who move by headings; the top bar's name
         // says it to everyone else.
