@@ -11,12 +11,13 @@
 mod common;
 
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use azurite::{Azurite, Options};
 use futures_util::StreamExt;
 use plumbing::clock::now_ms;
-use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 
 /// The one field a client reads of a frame: a sample frame's creation time.
@@ -77,7 +78,9 @@ async fn measure(azurite: &Azurite, clients: usize, seconds: u64) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
-    let (lag_tx, mut lag_rx) = mpsc::unbounded_channel::<u64>();
+    // Each client keeps its own lags while the window is open: no channel shared by thousands
+    // of tasks, whose contention would be the clients' cost, not the server's.
+    let measuring = Arc::new(AtomicBool::new(false));
     let stop = tokio_util::sync::CancellationToken::new();
     let connect_started = Instant::now();
     let mut tasks = Vec::with_capacity(clients);
@@ -85,17 +88,21 @@ async fn measure(azurite: &Azurite, clients: usize, seconds: u64) {
         let (mut socket, _) = tokio_tungstenite::connect_async(&url)
             .await
             .expect("connect");
-        let lag_tx = lag_tx.clone();
+        let measuring = measuring.clone();
         let stop = stop.clone();
         tasks.push(tokio::spawn(async move {
+            let mut lags = Vec::with_capacity(usize::try_from(seconds * 4 + 8).unwrap_or(0));
             loop {
                 let message = tokio::select! {
-                    _ = stop.cancelled() => return,
+                    _ = stop.cancelled() => return lags,
                     message = socket.next() => message,
                 };
                 let Some(Ok(Message::Text(text))) = message else {
-                    return;
+                    return lags;
                 };
+                if !measuring.load(Ordering::Relaxed) {
+                    continue;
+                }
                 // Only the stamp is read: the clients share this machine's cores with the
                 // server, and parsing whole frames 20,000 times a second would measure the
                 // clients instead of the server.
@@ -103,22 +110,16 @@ async fn measure(azurite: &Azurite, clients: usize, seconds: u64) {
                     sample: Some(Stamp { t_ms }),
                 }) = serde_json::from_str::<Stamped>(&text)
                 {
-                    let _ = lag_tx.send(now_ms().saturating_sub(t_ms));
+                    lags.push(now_ms().saturating_sub(t_ms));
                 }
             }
         }));
     }
     let connect_time = connect_started.elapsed();
     // Measure over a steady window, after every client is connected.
-    let mut lags = Vec::new();
-    while lag_rx.try_recv().is_ok() {}
-    let window = Instant::now();
-    while window.elapsed() < Duration::from_secs(seconds) {
-        if let Ok(Some(lag)) = tokio::time::timeout(Duration::from_millis(500), lag_rx.recv()).await
-        {
-            lags.push(lag);
-        }
-    }
+    measuring.store(true, Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    measuring.store(false, Ordering::Relaxed);
     let peak_rss_kib = std::fs::read_to_string(format!("/proc/{}/status", server.id()))
         .ok()
         .and_then(|status| {
@@ -133,8 +134,9 @@ async fn measure(azurite: &Azurite, clients: usize, seconds: u64) {
         })
         .unwrap_or_default();
     stop.cancel();
+    let mut lags = Vec::new();
     for task in tasks {
-        let _ = task.await;
+        lags.extend(task.await.unwrap_or_default());
     }
     let _ = server.kill();
     let _ = server.wait();
