@@ -301,54 +301,59 @@ mod tests {
 
     #[test]
     fn an_opened_recording_replaces_the_feed_and_obeys_the_controls() {
-        let live = LiveState::new();
-        let cluster = ClusterInfo::new();
-        let local = LocalReplay::new(live, cluster);
-        live.apply(Frame::Sample {
-            sample: Sample {
-                seq: 500,
-                ..Sample::default()
-            },
-        });
-        local.start(recording(10), "run.json.gz".into());
-        assert!(live.from_file.get_untracked());
-        assert_eq!(live.connection.get_untracked(), Connection::Replay);
-        assert_eq!(cluster.source.get_untracked(), Some(ClusterSource::Local));
-        assert_eq!(seqs(&live), [1]);
-        assert_eq!(live.interval_ms.get_untracked(), 500);
-        let status = live.replay.get_untracked().unwrap();
-        assert_eq!((status.run_id.as_str(), status.speed), ("run1", 1));
-        // The server's frames no longer reach the charts.
-        live.apply(Frame::Sample {
-            sample: Sample {
-                seq: 501,
-                ..Sample::default()
-            },
-        });
-        assert_eq!(seqs(&live), [1]);
+        // Signals live in an owner's arena (a server build turns on leptos' sandboxed
+        // arenas, which then requires one).
+        let owner = leptos::prelude::Owner::new();
+        owner.with(|| {
+            let live = LiveState::new();
+            let cluster = ClusterInfo::new();
+            let local = LocalReplay::new(live, cluster);
+            live.apply(Frame::Sample {
+                sample: Sample {
+                    seq: 500,
+                    ..Sample::default()
+                },
+            });
+            local.start(recording(10), "run.json.gz".into());
+            assert!(live.from_file.get_untracked());
+            assert_eq!(live.connection.get_untracked(), Connection::Replay);
+            assert_eq!(cluster.source.get_untracked(), Some(ClusterSource::Local));
+            assert_eq!(seqs(&live), [1]);
+            assert_eq!(live.interval_ms.get_untracked(), 500);
+            let status = live.replay.get_untracked().unwrap();
+            assert_eq!((status.run_id.as_str(), status.speed), ("run1", 1));
+            // The server's frames no longer reach the charts.
+            live.apply(Frame::Sample {
+                sample: Sample {
+                    seq: 501,
+                    ..Sample::default()
+                },
+            });
+            assert_eq!(seqs(&live), [1]);
 
-        let seek = ReplayControl {
-            position_ms: Some(3_500),
-            paused: Some(true),
-            speed: Some(5),
-        };
-        local.control(&seek).unwrap();
-        assert_eq!(seqs(&live), [1, 2, 3, 4]);
-        let status = live.replay.get_untracked().unwrap();
-        assert_eq!((status.speed, status.paused), (5, true));
-        assert_eq!(live.runs.get_untracked()[0].completed, 3);
-        // The next sample, as its timer would show it.
-        local.advance();
-        assert_eq!(seqs(&live), [1, 2, 3, 4, 5]);
+            let seek = ReplayControl {
+                position_ms: Some(3_500),
+                paused: Some(true),
+                speed: Some(5),
+            };
+            local.control(&seek).unwrap();
+            assert_eq!(seqs(&live), [1, 2, 3, 4]);
+            let status = live.replay.get_untracked().unwrap();
+            assert_eq!((status.speed, status.paused), (5, true));
+            assert_eq!(live.runs.get_untracked()[0].completed, 3);
+            // The next sample, as its timer would show it.
+            local.advance();
+            assert_eq!(seqs(&live), [1, 2, 3, 4, 5]);
 
-        let past = ReplayControl {
-            position_ms: Some(60_000),
-            ..ReplayControl::default()
-        };
-        assert!(local
-            .control(&past)
-            .unwrap_err()
-            .contains("between 0 and 9000"));
-        assert_eq!(seqs(&live), [1, 2, 3, 4, 5]);
+            let past = ReplayControl {
+                position_ms: Some(60_000),
+                ..ReplayControl::default()
+            };
+            assert!(local
+                .control(&past)
+                .unwrap_err()
+                .contains("between 0 and 9000"));
+            assert_eq!(seqs(&live), [1, 2, 3, 4, 5]);
+        });
     }
 }
