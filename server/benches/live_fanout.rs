@@ -10,7 +10,6 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -47,29 +46,8 @@ async fn main() {
 
 /// One server, `clients` viewers for `seconds`: delivery lag and the server's peak RSS.
 async fn measure(azurite: &Azurite, clients: usize, seconds: u64) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_scaleboard"))
-        .env("SCALEBOARD_ADDR", format!("127.0.0.1:{port}"))
-        // A free port: tests run side by side, and the default port may be taken.
-        .env("SCALEBOARD_METRICS_ADDR", "127.0.0.1:0")
-        .env(
-            "SCALEBOARD_AZURITE_BLOB",
-            format!("127.0.0.1:{}", azurite.ports().blob),
-        )
-        .env(
-            "SCALEBOARD_AZURITE_QUEUE",
-            format!("127.0.0.1:{}", azurite.ports().queue),
-        )
-        .env("SCALEBOARD_SAMPLE_INTERVAL_MS", "250")
-        .env("RUST_LOG", "warn")
-        .env_remove("AZURE_STORAGE_CONNECTION_STRING")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start the server");
+    let (mut server, port) =
+        common::spawn_server(azurite, &[("SCALEBOARD_SAMPLE_INTERVAL_MS", "250")]);
     let url = format!("ws://127.0.0.1:{port}/ws/live");
     // Wait for the server to listen.
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -12,7 +12,6 @@
 mod common;
 
 use std::fmt::Write as _;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use azurite::{Azurite, Options};
@@ -28,24 +27,7 @@ const LIMIT: Duration = Duration::from_secs(3600);
 async fn main() {
     let items = common::env_or("SCALEBOARD_BENCH_ITEMS", 20_000);
     let azurite = Azurite::start(&Options::for_tests()).expect("start Azurite");
-    let port = free_port();
-    let mut server = Command::new(env!("CARGO_BIN_EXE_scaleboard"))
-        .env("SCALEBOARD_ADDR", format!("127.0.0.1:{port}"))
-        .env("SCALEBOARD_METRICS_ADDR", "off")
-        .env(
-            "SCALEBOARD_AZURITE_BLOB",
-            format!("127.0.0.1:{}", azurite.ports().blob),
-        )
-        .env(
-            "SCALEBOARD_AZURITE_QUEUE",
-            format!("127.0.0.1:{}", azurite.ports().queue),
-        )
-        .env("SCALEBOARD_CLUSTER", "local")
-        .env("RUST_LOG", "warn")
-        .env_remove("AZURE_STORAGE_CONNECTION_STRING")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start the server");
+    let (mut server, port) = common::spawn_server(&azurite, &[("SCALEBOARD_CLUSTER", "local")]);
     let base = format!("http://127.0.0.1:{port}");
     let live = format!("ws://127.0.0.1:{port}{}", protocol::live::LIVE_PATH);
     let http = reqwest::Client::new();
@@ -236,12 +218,4 @@ fn percentile(values: &[f64], q: f64) -> f64 {
     sorted.sort_by(f64::total_cmp);
     let index = ((sorted.len() - 1) as f64 * q).round() as usize;
     sorted[index]
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }

@@ -58,3 +58,32 @@ pub async fn start_server(
     .await
     .expect("start a server")
 }
+
+/// The real `scaleboard` binary on a free loopback port, on `azurite`, with `env` on top
+/// (its metrics listener on a free port too); the process and its port.
+pub fn spawn_server(azurite: &Azurite, env: &[(&str, &str)]) -> (std::process::Child, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = std::process::Command::new(env!("CARGO_BIN_EXE_scaleboard"))
+        .env("SCALEBOARD_ADDR", format!("127.0.0.1:{port}"))
+        // A free port: benchmarks may run beside a demo holding the default one.
+        .env("SCALEBOARD_METRICS_ADDR", "127.0.0.1:0")
+        .env(
+            "SCALEBOARD_AZURITE_BLOB",
+            format!("127.0.0.1:{}", azurite.ports().blob),
+        )
+        .env(
+            "SCALEBOARD_AZURITE_QUEUE",
+            format!("127.0.0.1:{}", azurite.ports().queue),
+        )
+        .env("RUST_LOG", "warn")
+        .env_remove("AZURE_STORAGE_CONNECTION_STRING")
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start the server");
+    (server, port)
+}
