@@ -29,7 +29,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::ws::Utf8Bytes;
-use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use futures_util::{FutureExt, Sink, SinkExt, Stream, StreamExt};
 use protocol::live::{Frame, RunProgress, Sample};
 use protocol::recording::ReplayStatus;
 use tokio::sync::broadcast;
@@ -295,51 +295,59 @@ pub enum Ended {
 
 /// Serves one client: a snapshot, then each frame, resynchronising after a lag.
 ///
-/// Generic over the socket halves so tests can drive it with channels. `incoming` yields
-/// `Some(())` for each message the client sends and ends when the client closes.
-pub async fn serve_client<O, I>(
+/// `connection` is one object that both takes frames (a sink) and yields `Some(())` for each
+/// message the client sends, ending when the client closes (a stream). One object rather than
+/// two split halves: a split socket puts a lock between its halves that every frame to every
+/// viewer would take twice, and a session only ever waits on one thing at a time. Generic so
+/// tests can drive it with channels.
+pub async fn serve_client<C>(
     hub: Hub,
-    mut outgoing: O,
-    mut incoming: I,
+    mut connection: C,
     send_timeout: Duration,
     shutdown: CancellationToken,
 ) -> Ended
 where
-    O: Sink<Utf8Bytes> + Unpin,
-    I: Stream<Item = ()> + Unpin,
+    C: Sink<Utf8Bytes> + Stream<Item = ()> + Unpin,
 {
     let (snapshot, mut rx) = hub.subscribe();
-    if let Err(ended) = send_all(&mut outgoing, &snapshot, send_timeout).await {
+    if let Err(ended) = send_all(&mut connection, &snapshot, send_timeout).await {
         return ended;
     }
+    // Made once, not per frame: each waiter on the token sits in one list that every session
+    // shares, and re-registering thousands of them at every broadcast contends on its lock.
+    let cancelled = shutdown.cancelled();
+    tokio::pin!(cancelled);
     loop {
+        // Frames first: at a broadcast, thousands of sessions wake at once, and each should
+        // write its frame before looking at a socket the client almost never writes to.
         let frame = tokio::select! {
-            _ = shutdown.cancelled() => return Ended::Shutdown,
-            message = incoming.next() => match message {
-                Some(()) => continue,
-                None => return Ended::ClientGone,
-            },
+            biased;
             received = rx.recv() => match received {
                 Ok(frame) => frame,
                 Err(broadcast::error::RecvError::Lagged(_)) => {
                     let (snapshot, fresh) = hub.subscribe();
                     rx = fresh;
-                    if let Err(ended) = send_all(&mut outgoing, &snapshot, send_timeout).await {
+                    if let Err(ended) = send_all(&mut connection, &snapshot, send_timeout).await {
                         return ended;
                     }
                     continue;
                 }
                 Err(broadcast::error::RecvError::Closed) => return Ended::Shutdown,
             },
+            message = connection.next() => match message {
+                Some(()) => continue,
+                None => return Ended::ClientGone,
+            },
+            _ = &mut cancelled => return Ended::Shutdown,
         };
-        if let Err(ended) = send(&mut outgoing, frame, send_timeout).await {
+        if let Err(ended) = send(&mut connection, frame, send_timeout).await {
             return ended;
         }
     }
 }
 
-async fn send_all<O: Sink<Utf8Bytes> + Unpin>(
-    outgoing: &mut O,
+async fn send_all<C: Sink<Utf8Bytes> + Unpin>(
+    outgoing: &mut C,
     frames: &[Utf8Bytes],
     limit: Duration,
 ) -> Result<(), Ended> {
@@ -349,16 +357,23 @@ async fn send_all<O: Sink<Utf8Bytes> + Unpin>(
     Ok(())
 }
 
-async fn send<O: Sink<Utf8Bytes> + Unpin>(
-    outgoing: &mut O,
+async fn send<C: Sink<Utf8Bytes> + Unpin>(
+    outgoing: &mut C,
     frame: Utf8Bytes,
     limit: Duration,
 ) -> Result<(), Ended> {
-    match tokio::time::timeout(limit, outgoing.send(frame)).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(_)) => Err(Ended::ClientGone),
-        Err(_) => Err(Ended::TooSlow),
-    }
+    let send = outgoing.send(frame);
+    tokio::pin!(send);
+    // Nearly every send completes at once (the socket has room): try it before arming a timer,
+    // which at every broadcast would otherwise be made and dropped once per viewer.
+    let sent = match (&mut send).now_or_never() {
+        Some(sent) => sent,
+        None => match tokio::time::timeout(limit, send).await {
+            Ok(sent) => sent,
+            Err(_) => return Err(Ended::TooSlow),
+        },
+    };
+    sent.map_err(|_| Ended::ClientGone)
 }
 
 #[cfg(test)]
@@ -367,6 +382,44 @@ mod tests {
     use futures_channel::mpsc;
     use protocol::durable::RuntimeStatus;
     use protocol::live::StorageHealth;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    /// A client made of two channels: the frames the server sends, and the messages the client
+    /// sends (dropping that sender is the client closing).
+    struct Duplex(mpsc::Sender<Utf8Bytes>, mpsc::Receiver<()>);
+
+    impl Sink<Utf8Bytes> for Duplex {
+        type Error = mpsc::SendError;
+        fn poll_ready(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<Result<(), Self::Error>> {
+            Pin::new(&mut self.0).poll_ready(cx)
+        }
+        fn start_send(mut self: Pin<&mut Self>, frame: Utf8Bytes) -> Result<(), Self::Error> {
+            Pin::new(&mut self.0).start_send(frame)
+        }
+        fn poll_flush(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<Result<(), Self::Error>> {
+            Pin::new(&mut self.0).poll_flush(cx)
+        }
+        fn poll_close(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<Result<(), Self::Error>> {
+            Pin::new(&mut self.0).poll_close(cx)
+        }
+    }
+
+    impl Stream for Duplex {
+        type Item = ();
+        fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<()>> {
+            Pin::new(&mut self.1).poll_next(cx)
+        }
+    }
 
     fn sample(seq: u64) -> Sample {
         Sample {
@@ -599,8 +652,7 @@ mod tests {
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(serve_client(
             hub.clone(),
-            out_tx,
-            in_rx,
+            Duplex(out_tx, in_rx),
             Duration::from_secs(5),
             shutdown.clone(),
         ));
@@ -623,8 +675,7 @@ mod tests {
         let (_in_tx, in_rx) = mpsc::channel::<()>(1);
         let task = tokio::spawn(serve_client(
             hub.clone(),
-            out_tx,
-            in_rx,
+            Duplex(out_tx, in_rx),
             Duration::from_secs(30),
             CancellationToken::new(),
         ));
@@ -665,8 +716,7 @@ mod tests {
         let (_in1, in_rx1) = mpsc::channel::<()>(1);
         let stuck = tokio::spawn(serve_client(
             hub.clone(),
-            stuck_tx,
-            in_rx1,
+            Duplex(stuck_tx, in_rx1),
             Duration::from_secs(10),
             CancellationToken::new(),
         ));
@@ -674,8 +724,7 @@ mod tests {
         let (_in2, in_rx2) = mpsc::channel::<()>(1);
         let good = tokio::spawn(serve_client(
             hub.clone(),
-            good_tx,
-            in_rx2,
+            Duplex(good_tx, in_rx2),
             Duration::from_secs(10),
             CancellationToken::new(),
         ));
@@ -698,8 +747,7 @@ mod tests {
         let (in_tx, in_rx) = mpsc::channel::<()>(1);
         let task = tokio::spawn(serve_client(
             hub,
-            out_tx,
-            in_rx,
+            Duplex(out_tx, in_rx),
             Duration::from_secs(5),
             CancellationToken::new(),
         ));

@@ -1,14 +1,16 @@
 //! `GET /ws/live`: the WebSocket route in front of the live hub. The hub's client loop
-//! ([`crate::live::serve_client`]) is generic over a sink and a stream so tests drive it with
-//! channels; this is the axum glue: the upgrade, the limits, and the socket split into the two.
+//! ([`crate::live::serve_client`]) is generic over a connection so tests drive it with
+//! channels; this is the axum glue: the upgrade, the limits, and the socket as that connection.
 
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{Sink, Stream};
 use tokio_util::sync::CancellationToken;
 
 use crate::app::AppState;
@@ -22,9 +24,11 @@ pub const MAX_LIVE_CLIENTS: usize = 10_000;
 /// The largest message a viewer may send. The server reads none (the page sends nothing), so
 /// this only bounds what a hostile client can make it buffer.
 const MAX_INCOMING_MESSAGE: usize = 1024;
-/// The buffer each connection reads into. The default (128 KiB, allocated up front) would cost
-/// 640 MiB at 5,000 viewers for a page that sends nothing.
-const READ_BUFFER: usize = 4 * 1024;
+/// The buffer each connection reads into. The page sends nothing but a close (at most 131
+/// bytes), and tungstenite zero-fills this whole buffer before every read it tries, which the
+/// session does after each frame it sends: the default (128 KiB) would cost 640 MiB at 5,000
+/// viewers and a 128 KiB memset per viewer per frame. A larger message is still read, in parts.
+const READ_BUFFER: usize = 256;
 /// Frames are written as they come (no batching in a 128 KiB buffer): the hub's frames are
 /// small and each send waits for the previous one anyway.
 const WRITE_BUFFER: usize = 0;
@@ -66,24 +70,43 @@ pub fn serve_hub<G: Send + 'static>(
 }
 
 async fn client_session<G>(hub: Hub, shutdown: CancellationToken, socket: WebSocket, _guard: G) {
-    let (sink, stream) = socket.split();
-    let outgoing =
-        sink.with(|frame: Utf8Bytes| async move { Ok::<_, axum::Error>(Message::Text(frame)) });
-    // Anything the client sends is ignored; a close or an error ends the session.
-    let incoming = stream
-        .take_while(|message| {
-            std::future::ready(matches!(message, Ok(m) if !matches!(m, Message::Close(_))))
-        })
-        .map(|_| ());
-    let ended = serve_client(
-        hub,
-        Box::pin(outgoing),
-        Box::pin(incoming),
-        SEND_TIMEOUT,
-        shutdown,
-    )
-    .await;
+    let ended = serve_client(hub, Viewer(socket), SEND_TIMEOUT, shutdown).await;
     if ended == Ended::TooSlow {
         tracing::info!("dropped a live client that stopped reading");
+    }
+}
+
+/// A viewer's socket as the hub's client loop sees it: frames go out as text messages, and
+/// whatever the viewer sends is ignored until a close or an error ends the stream.
+struct Viewer(WebSocket);
+
+impl Sink<Utf8Bytes> for Viewer {
+    type Error = axum::Error;
+
+    fn poll_ready(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Pin::new(&mut self.0).poll_ready(cx)
+    }
+
+    fn start_send(mut self: Pin<&mut Self>, frame: Utf8Bytes) -> Result<(), Self::Error> {
+        Pin::new(&mut self.0).start_send(Message::Text(frame))
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Pin::new(&mut self.0).poll_close(cx)
+    }
+}
+
+impl Stream for Viewer {
+    type Item = ();
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<()>> {
+        match ready!(Pin::new(&mut self.0).poll_next(cx)) {
+            Some(Ok(Message::Close(_)) | Err(_)) | None => Poll::Ready(None),
+            Some(Ok(_)) => Poll::Ready(Some(())),
+        }
     }
 }

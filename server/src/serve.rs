@@ -73,6 +73,12 @@ pub async fn serve(
                 }
             },
         };
+        // The live feed writes small frames back to back (a sample, then the runs that changed;
+        // a snapshot in parts): with Nagle's algorithm each second frame would wait for the
+        // viewer's delayed acknowledgement of the first, up to 40 ms on Linux.
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!("could not turn off Nagle's algorithm on a connection: {e}");
+        }
         let service = TowerToHyperService::new(router.clone());
         let connection = http
             .serve_connection(TokioIo::new(stream), service)
