@@ -61,6 +61,11 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Tests and benches find Azurite through this (see `azurite::tools_dir`): set here, it names
+    // this clone's tools even when their binaries were built from another clone's sources.
+    if std::env::var_os("SCALEBOARD_TOOLS_DIR").is_none() {
+        std::env::set_var("SCALEBOARD_TOOLS_DIR", paths::root().join("tools"));
+    }
     let result = match cli.command {
         Command::Build(args) => site::build(&args).map(|_| ()),
         Command::Demo(args) => demo::run(&args),

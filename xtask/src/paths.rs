@@ -6,8 +6,16 @@ use std::process::Command;
 use anyhow::{Context, Result};
 
 /// The workspace root (the folder above `xtask/`).
+///
+/// Read at run time first (`cargo run`, hence `cargo xtask`, sets `CARGO_MANIFEST_DIR`): the
+/// value compiled in names the clone that built this binary, and two clones that share a
+/// target folder (CI's cache and a working copy, say) may run a binary the other one built.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .filter(|dir| dir.join("Cargo.toml").is_file())
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest
         .parent()
         .expect("xtask lives inside the workspace")
         .to_path_buf()
