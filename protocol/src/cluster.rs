@@ -16,9 +16,14 @@ pub use autoscale::Profile;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ClusterInfo {
     pub source: ClusterSource,
-    /// The local model's policy; absent for other views.
+    /// The policy in force: the local model's (editable), or a Kubernetes cluster's ScaledObject
+    /// read as the model's profile (what what-if replays start from); absent without a cluster.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub profile: Option<Profile>,
+    /// Why a Kubernetes cluster's policy could not be read as a profile (no ScaledObject yet,
+    /// a field out of range), naming the field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile_error: Option<String>,
     /// The local model's recent decisions, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<ScaleEvent>,
@@ -39,6 +44,7 @@ mod tests {
         let info = ClusterInfo {
             source: ClusterSource::Local,
             profile: Some(Profile::demo()),
+            profile_error: None,
             events: Vec::new(),
         };
         let json = serde_json::to_value(&info).unwrap();

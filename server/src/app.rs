@@ -34,6 +34,9 @@ pub struct AppState {
     pub api: ApiSettings,
     /// The local model, when it is the cluster view (its policy can be read and edited).
     pub local: Option<crate::cluster::local::LocalCluster>,
+    /// The cluster view in use (the local model, a Kubernetes cluster, or none): what-if
+    /// replays start from its policy.
+    pub cluster: std::sync::Arc<dyn crate::cluster::ClusterView>,
     pub leptos: LeptosOptions,
     /// Replays and chart rendering, a few at a time.
     pub heavy: crate::heavy::HeavyWork,

@@ -45,8 +45,12 @@ pub async fn recording(
         run.created_ms(),
         run.last_updated_ms().saturating_add(TAIL_MS),
     );
-    let policy = state.local.as_ref().map(|local| local.profile());
-    let place = place(policy.as_ref().map(|p| p.name.clone()), &samples);
+    // The policy in force: the local model's, or a cluster's ScaledObject read as a profile.
+    let policy = state.cluster.policy().and_then(Result::ok);
+    let place = place(
+        state.local.as_ref().map(|local| local.profile().name),
+        &samples,
+    );
     let recording = Recording::new(
         status_document(&doc, false),
         policy,

@@ -34,9 +34,11 @@ pub async fn replay(
         )));
     }
     let policy = policy_from_query(&params)?;
-    let profile = policy
-        .profile()
-        .map_err(|e| ApiError::bad_request(format!("the policy is not valid: {e}")))?;
+    let profile = match base_policy(&state, &params)? {
+        Some(base) => policy.apply_to(base),
+        None => policy.profile(),
+    }
+    .map_err(|e| ApiError::bad_request(format!("the policy is not valid: {e}")))?;
     let from = doc.state.created_ms().saturating_sub(5_000);
     let to = doc.state.last_updated_ms().saturating_add(TAIL_MS);
     let trace = trace_from(
@@ -74,6 +76,30 @@ pub async fn replay(
         .into_response())
 }
 
+/// The policy a replay starts from when the query names no preset (or names `cluster`): the
+/// one the cluster runs with — the local model's, or a Kubernetes cluster's ScaledObject — so
+/// that "what if" means "what if this run's settings were different". `None`: the `demo` preset
+/// (no cluster, and none asked for).
+fn base_policy(
+    state: &AppState,
+    params: &HashMap<String, String>,
+) -> Result<Option<autoscale::policy::Profile>, ApiError> {
+    let named = params.get("profile").map(String::as_str);
+    if !matches!(named, None | Some("cluster")) {
+        return Ok(None);
+    }
+    match state.cluster.policy() {
+        Some(Ok(profile)) => Ok(Some(profile)),
+        Some(Err(why)) => Err(ApiError::conflict(format!(
+            "the cluster's policy cannot be replayed: {why}; name a preset instead (profile=aks)"
+        ))),
+        None if named.is_some() => Err(ApiError::conflict(
+            "profile=cluster needs a cluster view (--cluster local or kube); name a preset instead",
+        )),
+        None => Ok(None),
+    }
+}
+
 /// `(t_ms, queue length)` samples as a trace of `(seconds since the first, length)`, one row
 /// per second (the last sample of each second wins).
 pub fn trace_from(samples: impl Iterator<Item = (u64, u64)>) -> Vec<(u64, u64)> {
@@ -107,12 +133,13 @@ fn policy_from_query(params: &HashMap<String, String>) -> Result<PolicyArgs, Api
             .transpose()
     }
     let profile = match params.get("profile").map(String::as_str) {
-        None | Some("demo") => ProfileName::Demo,
+        // `cluster` is the cluster's own policy (see `base_policy`); the preset is then unused.
+        None | Some("demo") | Some("cluster") => ProfileName::Demo,
         Some("aks") => ProfileName::Aks,
         Some("seed-demo") => ProfileName::SeedDemo,
         Some(other) => {
             return Err(ApiError::bad_request(format!(
-                "profile must be demo, aks or seed-demo, not `{other}`"
+                "profile must be cluster, demo, aks or seed-demo, not `{other}`"
             )))
         }
     };

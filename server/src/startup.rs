@@ -146,6 +146,7 @@ pub async fn start_with(
         hub: hub.clone(),
         engine: engine.clone(),
         local,
+        cluster: cluster.clone(),
         api: settings.api,
         leptos: app::leptos_options(&settings.site_root, addr),
         hosts: settings.hosts,

@@ -808,3 +808,72 @@ async fn a_client_for_an_https_api_server_builds() {
     let config = kube::Config::new("https://127.0.0.1:6443".parse().unwrap());
     kube::Client::try_from(config).expect("a TLS client for an https API server");
 }
+
+/// The policy a what-if replay starts from on a real cluster: the ScaledObject as the model's
+/// profile, following an edit of it (`kubectl apply`) as the watch brings it.
+#[tokio::test]
+async fn the_scaled_object_becomes_the_models_policy_and_follows_edits() {
+    use server::cluster::ClusterView;
+    use std::time::Duration as Seconds;
+
+    let api = cluster_mid_run();
+    let (view, _) = synced_view(&api).await;
+    let policy = view
+        .policy()
+        .expect("a kube view has a policy")
+        .expect("the fixture is a valid ScaledObject");
+    assert_eq!(policy.name, "ScaledObject scaleboard/scaleboard-worker");
+    let keda = &policy.scaled_object;
+    assert_eq!(keda.polling_interval, Seconds::from_secs(5));
+    assert_eq!(keda.cooldown_period, Seconds::from_secs(30));
+    assert_eq!((keda.min_replicas, keda.max_replicas), (0, 20));
+    assert_eq!((keda.queue_length, keda.activation_queue_length), (5, 0));
+    assert_eq!(
+        keda.advanced.horizontal_pod_autoscaler_config.behavior,
+        None
+    );
+
+    // The operator gives the ScaledObject a behavior and a faster poll.
+    let mut edited = scaled_object(false);
+    edited["spec"]["pollingInterval"] = json!(15);
+    edited["spec"]["advanced"] = json!({ "horizontalPodAutoscalerConfig": { "behavior": {
+        "scaleDown": { "stabilizationWindowSeconds": 60 }
+    } } });
+    api.apply(edited);
+    let deadline = Instant::now() + DEADLINE;
+    let policy = loop {
+        let policy = view.policy().unwrap().unwrap();
+        if policy.scaled_object.polling_interval == Seconds::from_secs(15) {
+            break policy;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the edit never reached the policy"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let behavior = policy
+        .scaled_object
+        .advanced
+        .horizontal_pod_autoscaler_config
+        .behavior
+        .expect("the behavior now set");
+    assert_eq!(
+        behavior.scale_down.unwrap().stabilization_window_seconds,
+        Some(Seconds::from_secs(60))
+    );
+
+    // An edit the model cannot follow is named, field by field, rather than guessed.
+    let mut broken = scaled_object(false);
+    broken["spec"]["maxReplicaCount"] = json!(-3);
+    api.apply(broken);
+    let deadline = Instant::now() + DEADLINE;
+    let why = loop {
+        if let Err(why) = view.policy().unwrap() {
+            break why;
+        }
+        assert!(Instant::now() < deadline, "the broken edit never showed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert!(why.contains("spec.maxReplicaCount"), "{why}");
+}

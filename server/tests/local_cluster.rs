@@ -18,7 +18,9 @@ async fn a_demo_run_scales_up_adds_a_node_completes_and_scales_back_down() {
     let profile = autoscale::Profile::demo();
     let min_nodes = profile.node_pool.min_nodes;
     let settings = Settings {
-        cluster: Some(profile),
+        cluster: Some(profile.clone()),
+        // Ten minutes of samples, so the what-if replays below see the whole run.
+        history: 3_000,
         ..Settings::default()
     };
     let server = TestServer::with(azurite.ports().blob, azurite.ports().queue, settings).await;
@@ -123,6 +125,39 @@ async fn a_demo_run_scales_up_adds_a_node_completes_and_scales_back_down() {
         .await
         .unwrap();
     assert_eq!(bad.status(), 400);
+
+    // Without a preset, a what-if starts from the policy in force: the model's, edited live
+    // here to at most 2 replicas, where the demo preset allows more.
+    let client = reqwest::Client::new();
+    let peak_desired = |csv: &str| -> u64 {
+        csv.lines()
+            .skip(1)
+            .filter_map(|line| line.split(',').nth(1)?.parse().ok())
+            .max()
+            .unwrap()
+    };
+    let replayed = |query: &'static str| {
+        let client = client.clone();
+        let url = server.url(&format!("/api/runs/{id}/replay{query}"));
+        async move {
+            let response = client.get(url).send().await.unwrap();
+            assert_eq!(response.status(), 200, "{query}");
+            response.text().await.unwrap()
+        }
+    };
+    let mut capped = serde_json::to_value(&profile).unwrap();
+    capped["scaled_object"]["max_replicas"] = 2.into();
+    let saved = client
+        .put(server.url("/api/cluster/profile"))
+        .json(&capped)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), 200);
+    let from_cluster = replayed("").await;
+    assert_eq!(peak_desired(&from_cluster), 2);
+    assert_eq!(replayed("?profile=cluster").await, from_cluster);
+    assert!(peak_desired(&replayed("?profile=demo").await) > 2);
 
     // The model's decisions and its policy are on the API too.
     let cluster: Value = reqwest::get(server.url("/api/cluster"))

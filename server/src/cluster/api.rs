@@ -9,23 +9,32 @@ use protocol::live::ClusterSource;
 use crate::app::AppState;
 use crate::error::ApiError;
 
-/// `GET /api/cluster`: the cluster view in use, and for the local model its policy and its
-/// recent decisions.
+/// `GET /api/cluster`: the cluster view in use and its policy (on Kubernetes, the ScaledObject
+/// read as the model's profile), and for the local model its recent decisions.
 pub async fn cluster(State(state): State<AppState>) -> Json<ClusterInfo> {
     Json(match &state.local {
         Some(local) => ClusterInfo {
             source: ClusterSource::Local,
             profile: Some(local.profile()),
+            profile_error: None,
             events: local.events(),
         },
-        None => ClusterInfo {
-            source: match state.hub.latest() {
-                Some(s) if s.cluster.source == ClusterSource::Kube => ClusterSource::Kube,
-                _ => ClusterSource::None,
-            },
-            profile: None,
-            events: Vec::new(),
-        },
+        None => {
+            let (profile, profile_error) = match state.cluster.policy() {
+                None => (None, None),
+                Some(Ok(profile)) => (Some(profile), None),
+                Some(Err(why)) => (None, Some(why)),
+            };
+            ClusterInfo {
+                source: match state.hub.latest() {
+                    Some(s) if s.cluster.source == ClusterSource::Kube => ClusterSource::Kube,
+                    _ => ClusterSource::None,
+                },
+                profile,
+                profile_error,
+                events: Vec::new(),
+            }
+        }
     })
 }
 

@@ -125,6 +125,10 @@ impl LocalCluster {
 }
 
 impl ClusterView for LocalCluster {
+    fn policy(&self) -> Option<Result<Profile, String>> {
+        Some(Ok(self.profile()))
+    }
+
     fn tick(&self, queue_length: Option<u64>) -> Observation {
         let now = self.inner.started.elapsed();
         let exited: Vec<PodId> = std::mem::take(

@@ -23,11 +23,18 @@ pub struct Observation {
 }
 
 /// A source of pod and node counts.
-pub trait ClusterView: Send + Sync + 'static {
+pub trait ClusterView: std::fmt::Debug + Send + Sync + 'static {
     /// Called once per sample with the work queue's length just measured (`None` when storage
     /// could not be read). The local model steps its clock here; the kube view reads what its
     /// watchers have gathered.
     fn tick(&self, queue_length: Option<u64>) -> Observation;
+
+    /// The scaling policy this cluster runs with, as the model's profile: what-if replays
+    /// start from it. `None` when there is no cluster to ask; an error says why the cluster's
+    /// own settings cannot be used.
+    fn policy(&self) -> Option<Result<autoscale::policy::Profile, String>> {
+        None
+    }
 }
 
 /// No cluster: counts stay at zero. Used when the server only serves the API.

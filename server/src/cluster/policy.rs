@@ -67,7 +67,7 @@ pub struct PolicyArgs {
 impl PolicyArgs {
     /// The profile with the overrides applied, validated.
     pub fn profile(&self) -> Result<Profile, String> {
-        let mut profile = match (&self.profile_file, self.profile) {
+        let base = match (&self.profile_file, self.profile) {
             (Some(path), _) => {
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| format!("reading {}: {e}", path.display()))?;
@@ -78,6 +78,12 @@ impl PolicyArgs {
             (None, ProfileName::SeedDemo) => Profile::seed_demo(),
             (None, ProfileName::Demo) => Profile::demo(),
         };
+        self.apply_to(base)
+    }
+
+    /// `base` with the overrides applied, validated: the named profile for the flags, or the
+    /// cluster's own policy for a what-if replay.
+    pub fn apply_to(&self, mut profile: Profile) -> Result<Profile, String> {
         let seconds = |name: &str, value: f64| -> Result<Duration, String> {
             Duration::try_from_secs_f64(value).map_err(|_| {
                 format!("--{name} must be a non-negative number of seconds, not {value}")

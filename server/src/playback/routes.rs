@@ -119,6 +119,7 @@ async fn cluster(State(state): State<ReplayState>) -> Json<ClusterInfo> {
     Json(ClusterInfo {
         source: state.recording.place.cluster,
         profile: state.recording.policy.clone(),
+        profile_error: None,
         events: Vec::new(),
     })
 }

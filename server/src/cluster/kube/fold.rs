@@ -179,15 +179,51 @@ pub struct ScaledObject {
     pub status: ScaledObjectStatus,
 }
 
+/// The spec's scaling settings, in KEDA's names; [`super::policy`] turns them into the model's
+/// profile. Numbers are read wide and signed so that a value out of range is reported by name
+/// rather than making the whole object unreadable.
 #[derive(Clone, Debug, Default, PartialEq, serde::Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct ScaledObjectSpec {
     pub triggers: Vec<Trigger>,
+    pub polling_interval: Option<i64>,
+    pub cooldown_period: Option<i64>,
+    pub initial_cooldown_period: Option<i64>,
+    pub min_replica_count: Option<i64>,
+    pub max_replica_count: Option<i64>,
+    pub idle_replica_count: Option<i64>,
+    pub fallback: Option<KedaFallback>,
+    pub advanced: Option<KedaAdvanced>,
+}
+
+/// `spec.fallback`.
+#[derive(Clone, Debug, Default, PartialEq, serde::Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct KedaFallback {
+    pub failure_threshold: Option<i64>,
+    pub replicas: Option<i64>,
+}
+
+/// `spec.advanced`: the part the model follows.
+#[derive(Clone, Debug, Default, PartialEq, serde::Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct KedaAdvanced {
+    pub horizontal_pod_autoscaler_config: Option<KedaHpaConfig>,
+}
+
+/// `spec.advanced.horizontalPodAutoscalerConfig`: its `behavior` is an autoscaling/v2 one.
+#[derive(Clone, Debug, Default, PartialEq, serde::Deserialize)]
+#[serde(default)]
+pub struct KedaHpaConfig {
+    pub behavior: Option<k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerBehavior>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, serde::Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct Trigger {
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub use_cached_metrics: Option<bool>,
     pub metadata: TriggerMetadata,
 }
 
@@ -196,6 +232,8 @@ pub struct Trigger {
 #[serde(default, rename_all = "camelCase")]
 pub struct TriggerMetadata {
     pub queue_length: Option<Count>,
+    pub activation_queue_length: Option<Count>,
+    pub queue_length_strategy: Option<String>,
 }
 
 /// A count written as text (`"5"`, as KEDA's API has it) or as a number; anything else is kept

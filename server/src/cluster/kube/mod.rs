@@ -17,6 +17,7 @@
 
 pub mod changes;
 pub mod fold;
+pub mod policy;
 mod watch;
 
 use std::fmt;
@@ -284,6 +285,30 @@ impl KubeView {
 }
 
 impl ClusterView for KubeView {
+    fn policy(&self) -> Option<Result<autoscale::policy::Profile, String>> {
+        let objects = self.scaled_object.state();
+        let Some(object) = objects.first() else {
+            return Some(Err(format!(
+                "no ScaledObject seen in namespace {} (yet)",
+                self.namespace
+            )));
+        };
+        let name = format!(
+            "{}/{}",
+            object.namespace().unwrap_or_default(),
+            object.name_any()
+        );
+        let Some(parsed) = fold::ScaledObject::read(object) else {
+            return Some(Err(format!(
+                "ScaledObject {name} does not have the shape KEDA gives it"
+            )));
+        };
+        Some(
+            policy::model_profile(&parsed, &name)
+                .map_err(|problems| format!("ScaledObject {name}: {}", problems.join("; "))),
+        )
+    }
+
     fn tick(&self, _queue_length: Option<u64>) -> Observation {
         let pods = fold::count_pods(self.pods.state().iter().map(Arc::as_ref));
         let nodes = fold::count_nodes(self.nodes.state().iter().map(Arc::as_ref));
