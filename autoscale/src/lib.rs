@@ -51,5 +51,5 @@ pub use policy::{
     HpaScalingPolicy, HpaScalingRules, NodePool, PodTemplate, PolicyType, Profile, ProfileError,
     QueueLengthStrategy, Resources, ScaledObject, SelectPolicy, ToleranceRule,
 };
-pub use simulate::{simulate, SimRow, Simulation};
+pub use simulate::{simulate, SimRow, Simulation, Summary};
 pub use trace::{parse_trace_csv, TraceError};

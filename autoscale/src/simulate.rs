@@ -73,6 +73,70 @@ impl Simulation {
     }
 }
 
+/// What a replay comes to, for comparing policies side by side.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Node-hours billed: [`Simulation::node_hours`].
+    pub node_hours: f64,
+    pub peak_desired_replicas: u32,
+    pub peak_pods_running: u32,
+    /// Nodes ready or provisioning at the busiest second.
+    pub peak_nodes: u32,
+    /// Seconds from the queue's first message to the first running pod; `None` when no pod
+    /// ever ran (or the queue never had a message).
+    pub first_pod_after_s: Option<u64>,
+    /// Seconds from the queue's last message to the cluster at rest: no pod above the
+    /// policy's idle count and no node above the pool's minimum, nothing starting, pending or
+    /// terminating. `None` when it is not at rest by the end of the replay. With the recorded
+    /// queue held as it was, this is what a policy changes of the time to drain: how long the
+    /// cluster stays up (and billed) after the work is done.
+    pub at_rest_after_s: Option<u64>,
+}
+
+impl Simulation {
+    /// The figures that tell policies apart; `profile` is the one the rows were made with.
+    pub fn summary(&self, profile: &Profile) -> Summary {
+        let rows = &self.rows;
+        let nodes = |r: &SimRow| r.nodes_ready.saturating_add(r.nodes_provisioning);
+        let first_message = rows.iter().find(|r| r.queue_length > 0).map(|r| r.seconds);
+        let last_message = rows
+            .iter()
+            .rev()
+            .find(|r| r.queue_length > 0)
+            .map(|r| r.seconds);
+        let first_pod_after_s = first_message.and_then(|from| {
+            rows.iter()
+                .find(|r| r.seconds >= from && r.pods_running > 0)
+                .map(|r| r.seconds - from)
+        });
+        let idle_replicas = profile
+            .scaled_object
+            .idle_replica_count
+            .unwrap_or(profile.scaled_object.min_replicas);
+        let at_rest = |r: &SimRow| {
+            r.pods_running <= idle_replicas
+                && r.pods_pending == 0
+                && r.pods_starting == 0
+                && r.pods_terminating == 0
+                && nodes(r) <= profile.node_pool.min_nodes
+        };
+        let at_rest_after_s = last_message.and_then(|from| {
+            // The first second after the last message from which the cluster stays at rest.
+            let later: Vec<&SimRow> = rows.iter().filter(|r| r.seconds > from).collect();
+            let settled = later.iter().rposition(|r| !at_rest(r)).map_or(0, |i| i + 1);
+            later.get(settled).map(|r| r.seconds - from)
+        });
+        Summary {
+            node_hours: self.node_hours(),
+            peak_desired_replicas: rows.iter().map(|r| r.desired_replicas).max().unwrap_or(0),
+            peak_pods_running: rows.iter().map(|r| r.pods_running).max().unwrap_or(0),
+            peak_nodes: rows.iter().map(nodes).max().unwrap_or(0),
+            first_pod_after_s,
+            at_rest_after_s,
+        }
+    }
+}
+
 /// Replays `trace` (`(seconds, queue length)` rows in increasing seconds, as
 /// [`crate::parse_trace_csv`] returns them) through a new [`Cluster`]: one step per second from
 /// 0 to the last row's second. Each row's value holds until the next row; before the first row
@@ -155,6 +219,50 @@ mod tests {
         assert_eq!(lines.len(), 4);
         assert_eq!(lines[1].split(',').count(), 8);
         assert!(lines[1].starts_with("0,"));
+    }
+
+    #[test]
+    fn a_summary_says_how_fast_pods_came_and_how_long_the_cluster_stayed_up() {
+        let trace = [(10, 40), (40, 0), (600, 0)];
+        let sim = simulate(Profile::demo(), &trace);
+        let summary = sim.summary(&Profile::demo());
+        assert_eq!(summary.node_hours, sim.node_hours());
+        let first_running = sim
+            .rows
+            .iter()
+            .find(|r| r.pods_running > 0)
+            .unwrap()
+            .seconds;
+        assert_eq!(summary.first_pod_after_s, Some(first_running - 10));
+        assert!(summary.peak_pods_running >= 1);
+        assert!(summary.peak_desired_replicas >= summary.peak_pods_running);
+        // At rest from that second on, and not the second before.
+        let min_nodes = Profile::demo().node_pool.min_nodes;
+        let busy = |r: &SimRow| {
+            r.pods_running + r.pods_pending + r.pods_starting + r.pods_terminating > 0
+                || r.nodes_ready + r.nodes_provisioning > min_nodes
+        };
+        let rest = 39 + summary.at_rest_after_s.expect("at rest within ten minutes");
+        let rest = usize::try_from(rest).unwrap();
+        assert!(sim.rows[rest..].iter().all(|r| !busy(r)));
+        assert!(busy(&sim.rows[rest - 1]), "{:?}", sim.rows[rest - 1]);
+        // A policy that keeps more pods for longer is at rest later and costs more.
+        let mut slow = Profile::demo();
+        slow.scaled_object.cooldown_period = Duration::from_secs(120);
+        let slower = simulate(slow.clone(), &trace).summary(&slow);
+        assert!(slower.at_rest_after_s.unwrap() > summary.at_rest_after_s.unwrap());
+        assert!(slower.node_hours >= summary.node_hours);
+    }
+
+    #[test]
+    fn a_replay_that_never_rests_or_never_runs_says_none() {
+        // The queue never empties: never at rest after it.
+        let busy = simulate(Profile::demo(), &[(0, 50), (30, 50)]);
+        assert_eq!(busy.summary(&Profile::demo()).at_rest_after_s, None);
+        // An empty queue: no first pod, nothing to rest after.
+        let idle = simulate(Profile::demo(), &[(0, 0), (30, 0)]).summary(&Profile::demo());
+        assert_eq!((idle.first_pod_after_s, idle.at_rest_after_s), (None, None));
+        assert_eq!(idle.peak_pods_running, 0);
     }
 
     #[test]

@@ -27,4 +27,5 @@ pub mod session;
 pub mod share;
 pub mod timestamp;
 pub mod trace;
+pub mod whatif;
 pub mod work;

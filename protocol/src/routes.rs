@@ -58,6 +58,11 @@ pub fn replay(id: &str) -> String {
     format!("/api/runs/{id}/replay")
 }
 
+/// The what-if lab's replays of a finished run (`?a=…&b=…&c=…&format=…`).
+pub fn whatif(id: &str) -> String {
+    format!("/api/runs/{id}/whatif")
+}
+
 /// A finished run's recording, for `scaleboard replay`.
 pub fn recording(id: &str) -> String {
     format!("/api/runs/{id}/recording")
@@ -78,6 +83,7 @@ pub mod patterns {
     pub const RAISE_EVENT: &str = "/runtime/webhooks/durabletask/instances/{id}/raiseEvent/{event}";
     pub const REPLAY: &str = "/api/runs/{id}/replay";
     pub const RECORDING: &str = "/api/runs/{id}/recording";
+    pub const WHATIF: &str = "/api/runs/{id}/whatif";
     pub const EXPORT_FILE: &str = "/api/export/{file}";
 }
 
@@ -100,6 +106,7 @@ mod tests {
         assert_eq!(instance_action("abc", "restart"), fill(patterns::RESTART));
         assert_eq!(replay("abc"), fill(patterns::REPLAY));
         assert_eq!(recording("abc"), fill(patterns::RECORDING));
+        assert_eq!(whatif("abc"), fill(patterns::WHATIF));
         assert!(fill(patterns::INSTANCE).starts_with(INSTANCES));
         assert!(fill(patterns::RUNTIME_START).starts_with(RUNTIME_ORCHESTRATORS));
         assert_eq!(

@@ -103,6 +103,7 @@ pub fn router(state: AppState) -> Router {
         .route(routes::SHARE, get(crate::share::share))
         .route(routes::CLUSTER_PROFILE, put(cluster_api::set_profile))
         .route(routes::patterns::REPLAY, get(crate::replay::replay))
+        .route(routes::patterns::WHATIF, get(crate::whatif::whatif))
         .route(
             routes::patterns::RECORDING,
             get(crate::recording::recording),

@@ -49,6 +49,7 @@ pub mod sampler;
 pub mod serve;
 pub mod share;
 pub mod startup;
+pub mod whatif;
 
 pub use app::{router, serve, AppState};
 pub use startup::{start, Running, Settings};

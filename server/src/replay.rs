@@ -24,37 +24,13 @@ pub async fn replay(
     Path(id): Path<String>,
     ApiQuery(params): ApiQuery<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    let id =
-        RunId::parse(&id).map_err(|e| ApiError::bad_request(format!("not a valid run id: {e}")))?;
-    let doc = state.engine.get(&id).await?;
-    if !doc.state.is_terminal() {
-        return Err(ApiError::conflict(format!(
-            "run {id} is {}: replay a finished run",
-            doc.state.runtime_status()
-        )));
-    }
+    let (_, trace) = recorded_trace(&state, &id).await?;
     let policy = policy_from_query(&params)?;
-    let profile = match base_policy(&state, &params)? {
+    let profile = match policy_in_force(&state, params.get("profile").map(String::as_str))? {
         Some(base) => policy.apply_to(base),
         None => policy.profile(),
     }
     .map_err(|e| ApiError::bad_request(format!("the policy is not valid: {e}")))?;
-    let from = doc.state.created_ms().saturating_sub(5_000);
-    let to = doc.state.last_updated_ms().saturating_add(TAIL_MS);
-    let trace = trace_from(
-        state
-            .hub
-            .history()
-            .iter()
-            .map(|r| &r.sample)
-            .filter(|s| (from..=to).contains(&s.t_ms))
-            .filter_map(|s| Some((s.t_ms, s.queue_length?))),
-    );
-    if trace.is_empty() {
-        return Err(ApiError::not_found(format!(
-            "no queue samples recorded during run {id}: the server keeps only its recent history"
-        )));
-    }
     // Bounded by the policy's limits and the history window, but still seconds of a core for
     // the largest: on the blocking pool, a few at a time.
     let csv = state
@@ -76,15 +52,49 @@ pub async fn replay(
         .into_response())
 }
 
-/// The policy a replay starts from when the query names no preset (or names `cluster`): the
-/// one the cluster runs with — the local model's, or a Kubernetes cluster's ScaledObject — so
-/// that "what if" means "what if this run's settings were different". `None`: the `demo` preset
-/// (no cluster, and none asked for).
-fn base_policy(
+/// A finished run's queue as the server recorded it, one row per second: what every what-if
+/// replays. 404 for an unknown run, 409 for one still going, 404 when the history no longer
+/// reaches back to it.
+pub async fn recorded_trace(
     state: &AppState,
-    params: &HashMap<String, String>,
+    id: &str,
+) -> Result<(RunId, Vec<(u64, u64)>), ApiError> {
+    let id =
+        RunId::parse(id).map_err(|e| ApiError::bad_request(format!("not a valid run id: {e}")))?;
+    let doc = state.engine.get(&id).await?;
+    if !doc.state.is_terminal() {
+        return Err(ApiError::conflict(format!(
+            "run {id} is {}: replay a finished run",
+            doc.state.runtime_status()
+        )));
+    }
+    let from = doc.state.created_ms().saturating_sub(5_000);
+    let to = doc.state.last_updated_ms().saturating_add(TAIL_MS);
+    let trace = trace_from(
+        state
+            .hub
+            .history()
+            .iter()
+            .map(|r| &r.sample)
+            .filter(|s| (from..=to).contains(&s.t_ms))
+            .filter_map(|s| Some((s.t_ms, s.queue_length?))),
+    );
+    if trace.is_empty() {
+        return Err(ApiError::not_found(format!(
+            "no queue samples recorded during run {id}: the server keeps only its recent history"
+        )));
+    }
+    Ok((id, trace))
+}
+
+/// The policy a replay starts from when it names no preset (`named` is `None` or `cluster`):
+/// the one the cluster runs with — the local model's, or a Kubernetes cluster's ScaledObject —
+/// so that "what if" means "what if this run's settings were different". `None`: start from a
+/// preset (one was named, or there is no cluster and none was asked for).
+pub fn policy_in_force(
+    state: &AppState,
+    named: Option<&str>,
 ) -> Result<Option<autoscale::policy::Profile>, ApiError> {
-    let named = params.get("profile").map(String::as_str);
     if !matches!(named, None | Some("cluster")) {
         return Ok(None);
     }

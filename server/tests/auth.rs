@@ -135,6 +135,7 @@ fn reads(id: &str) -> Vec<(Method, String)> {
             format!("{}/queue.svg?minutes=1", routes::EXPORT),
         ),
         (Method::GET, routes::replay(id)),
+        (Method::GET, format!("{}?a=profile:aks", routes::whatif(id))),
         (Method::GET, routes::recording(id)),
         (Method::GET, "/".to_string()),
         (Method::GET, format!("/runs/{id}")),

@@ -8,6 +8,7 @@ use std::time::Duration;
 use azurite::{Azurite, Options};
 use futures_util::StreamExt;
 use protocol::live::{Frame, RunProgress, Sample};
+use protocol::whatif::Comparison;
 use serde_json::Value;
 use support::{Settings, TestServer};
 use tokio_tungstenite::tungstenite::Message;
@@ -159,6 +160,79 @@ async fn a_demo_run_scales_up_adds_a_node_completes_and_scales_back_down() {
     assert_eq!(replayed("?profile=cluster").await, from_cluster);
     assert!(peak_desired(&replayed("?profile=demo").await) > 2);
 
+    // The what-if lab: the same run under three policies side by side, as JSON, CSV and charts.
+    let whatif = |query: String| {
+        let client = client.clone();
+        let url = server.url(&format!("{}?{query}", protocol::routes::whatif(&id)));
+        async move { client.get(url).send().await.unwrap() }
+    };
+    let three = "a=profile:cluster&b=profile:demo,maxReplicaCount:1\
+                 &c=profile:aks,behavior:conservative,maxNodes:3";
+    let answer = whatif(three.to_string()).await;
+    assert_eq!(answer.status(), 200);
+    let comparison: Comparison = answer.json().await.unwrap();
+    assert_eq!(comparison.run, id);
+    let keys: Vec<&str> = comparison.outcomes.iter().map(|o| o.key.as_str()).collect();
+    assert_eq!(keys, ["a", "b", "c"]);
+    let [a, b, c] = &comparison.outcomes[..] else {
+        panic!("three outcomes")
+    };
+    // a: the policy in force (capped at 2 above), b: at most one replica, c: the AKS preset.
+    assert_eq!(a.profile, "demo");
+    assert_eq!(a.summary.peak_desired_replicas, 2);
+    assert_eq!(b.policy, "profile:demo,maxReplicaCount:1");
+    assert_eq!(b.summary.peak_desired_replicas, 1);
+    assert_eq!(c.profile, "aks");
+    assert!(c.summary.peak_nodes <= 3, "{:?}", c.summary);
+    assert_eq!(a.rows.len(), b.rows.len());
+    assert_eq!(a.rows.len(), c.rows.len());
+    for outcome in [a, b, c] {
+        assert!(outcome.summary.node_hours > 0.0, "{:?}", outcome.summary);
+        assert!(outcome.summary.first_pod_after_s.is_some());
+    }
+    let csv = whatif(format!("{three}&format=csv")).await;
+    assert_eq!(csv.status(), 200);
+    let csv = csv.text().await.unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some(protocol::whatif::CSV_HEADER));
+    assert_eq!(lines.count(), 3 * a.rows.len());
+    let svg = whatif(format!("{three}&format=svg")).await;
+    assert_eq!(svg.headers()["content-type"], "image/svg+xml");
+    let svg = svg.text().await.unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("Desired replicas"));
+    let png = whatif(format!("{three}&format=png"))
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    assert!(png.starts_with(b"\x89PNG"), "not a PNG");
+    // Bad asks are named, with nothing replayed.
+    for (query, says) in [
+        ("a=profile:huge", "policy a: profile must be one of"),
+        (
+            "a=profile:aks&b=queueLength:many",
+            "policy b: queueLength must be a whole number",
+        ),
+        ("d=profile:aks", "`d` is not a what-if parameter"),
+        ("format=csv", "give at least one policy"),
+        (
+            "a=profile:aks&format=gif",
+            "format must be json, csv, svg or png",
+        ),
+        (
+            "a=minReplicaCount:9,maxReplicaCount:2",
+            "the policy is not valid",
+        ),
+    ] {
+        let answer = whatif(query.to_string()).await;
+        assert_eq!(answer.status(), 400, "{query}");
+        let body: Value = answer.json().await.unwrap();
+        assert!(
+            body["error"].as_str().unwrap().contains(says),
+            "{query}: {body}"
+        );
+    }
+
     // The model's decisions and its policy are on the API too.
     let cluster: Value = reqwest::get(server.url("/api/cluster"))
         .await
@@ -221,6 +295,33 @@ async fn the_policy_can_be_read_and_edited_live_and_bad_edits_are_refused() {
     let cluster: Value = get_json(&client, &server.url("/api/cluster")).await;
     assert_eq!(cluster["profile"]["scaled_object"]["max_replicas"], 3);
     assert_ne!(cluster["profile"]["scaled_object"]["min_replicas"], 9);
+
+    // A what-if needs a finished run that the history still reaches.
+    let started = client
+        .post(server.url("/api/orchestrators/ComputeOrchestrator?inputCount=1000&cost=1000000"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), 202);
+    let running: Value = started.json().await.unwrap();
+    let running = running["id"].as_str().unwrap();
+    for (id, status, says) in [
+        (running, 409, "replay a finished run"),
+        ("0123456789abcdef", 404, "no run"),
+    ] {
+        for route in [
+            protocol::routes::whatif(id) + "?a=profile:aks",
+            protocol::routes::replay(id),
+        ] {
+            let answer = client.get(server.url(&route)).send().await.unwrap();
+            assert_eq!(answer.status(), status, "{route}");
+            let body: Value = answer.json().await.unwrap();
+            assert!(
+                body["error"].as_str().unwrap().contains(says),
+                "{route}: {body}"
+            );
+        }
+    }
 }
 
 /// The JSON body of a GET.
