@@ -7,6 +7,7 @@
 //! - [`replay`]: the replay's banner and position; [`cursor`]: a replay's position, speed and
 //!   pause (the server's player and a recording opened in the page both use it).
 //! - [`format`]: numbers, times and ids as the page writes them.
+//! - [`whatif`]: the what-if lab's policy forms and the address that shares them.
 
 pub mod charting;
 pub mod cursor;
@@ -15,3 +16,4 @@ pub mod input;
 pub mod replay;
 pub mod runs;
 pub mod timeline;
+pub mod whatif;
