@@ -53,11 +53,22 @@ async fn wait_status(
     what: &str,
     done: impl Fn(&Value) -> bool,
 ) -> Value {
-    eventually(limit, what, || async {
+    let last = std::sync::Mutex::new(Value::Null);
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
         let (_, body) = status(server, id).await;
-        done(&body).then_some(body)
-    })
-    .await
+        if done(&body) {
+            return body;
+        }
+        *last.lock().unwrap() = body;
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what} on {}: last {}",
+            server.addr,
+            last.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 fn field(body: &Value, name: &str) -> u64 {
