@@ -35,6 +35,10 @@ use super::{RunDocument, RunInput};
 use plumbing::clock::now_ms;
 use storage::leases::Acquired;
 
+/// The longest a status answer waits to read a run again; past it, the copy in memory is shown
+/// (storage is down, and the dashboard's badge says so).
+pub(super) const STATUS_READ_DEADLINE: Duration = Duration::from_secs(2);
+
 /// Tuning of the engine.
 #[derive(Clone, Debug)]
 pub struct EngineConfig {
@@ -293,14 +297,18 @@ impl Engine {
         }
         if entry.loaded.elapsed() >= self.inner.config.status_max_age {
             let ours = entry.etag.clone();
-            match self.refresh(id, &mut entry).await {
+            match self.refresh(id, &mut entry, STATUS_READ_DEADLINE).await {
                 Ok(()) if entry.etag != ours && self.inner.owned.give_up(id) => {
                     tracing::warn!(run = %id, "another server wrote the run; this server stopped acting on it");
                 }
                 Ok(()) => {}
                 Err(e @ EngineError::NotFound(_)) => return Err(e),
-                // Storage is down: the last copy, as the dashboard's badge says.
-                Err(e) => tracing::debug!(run = %id, "cannot refresh a run's status: {e}"),
+                // Storage is down: the last copy, as the dashboard's badge says, and not read
+                // again before `status_max_age`, so that answers do not each wait the deadline.
+                Err(e) => {
+                    entry.loaded = Instant::now();
+                    tracing::debug!(run = %id, "cannot refresh a run's status: {e}");
+                }
             }
         }
         Ok(entry.doc.clone())
@@ -308,8 +316,13 @@ impl Engine {
 
     /// Reads a run's document again into its entry (held locked by the caller); a run gone
     /// from storage (purged by another server) is forgotten and `NotFound`.
-    pub(super) async fn refresh(&self, id: &RunId, entry: &mut Entry) -> Result<(), EngineError> {
-        match self.inner.store.load(id).await? {
+    pub(super) async fn refresh(
+        &self,
+        id: &RunId,
+        entry: &mut Entry,
+        deadline: Duration,
+    ) -> Result<(), EngineError> {
+        match self.inner.store.load_within(id, deadline).await? {
             Some((doc, etag)) => {
                 entry.doc = doc;
                 entry.etag = etag;
@@ -442,7 +455,8 @@ impl Engine {
         }
         if !self.owns(id) {
             // Another server may have finished (or purged) it since this copy was read.
-            self.refresh(id, &mut entry).await?;
+            let deadline = self.inner.config.storage_deadline;
+            self.refresh(id, &mut entry, deadline).await?;
         }
         let status = entry.doc.state.runtime_status();
         if !status.is_terminal() {

@@ -23,7 +23,7 @@ use futures_util::future::BoxFuture;
 use orchestration::RunId;
 use storage::leases::Acquired;
 
-use super::engine::{Engine, EngineError};
+use super::engine::{Engine, EngineError, STATUS_READ_DEADLINE};
 
 impl Engine {
     /// Takes the lease of a run this server does not own: breaking the current owner's first
@@ -58,7 +58,8 @@ impl Engine {
         self.inner.owned.hold(id, asked);
         let entry = self.entry(id).await?;
         let mut entry = entry.lock().await;
-        if let Err(e) = self.refresh(id, &mut entry).await {
+        let deadline = self.inner.config.storage_deadline;
+        if let Err(e) = self.refresh(id, &mut entry, deadline).await {
             drop(entry);
             self.release(id).await;
             return Err(e);
@@ -260,7 +261,10 @@ impl Engine {
                 if entry.purged || self.owns(&id) || entry.loaded.elapsed() < every {
                     continue;
                 }
-                if let Err(e) = self.refresh(&id, &mut entry).await {
+                if let Err(e) = self.refresh(&id, &mut entry, STATUS_READ_DEADLINE).await {
+                    // Not before the next interval: a down storage is not asked once per run
+                    // per second for the whole of its deadline.
+                    entry.loaded = Instant::now();
                     tracing::debug!(run = %id, "cannot refresh a run: {e}");
                 }
             }

@@ -118,8 +118,8 @@ mod tests {
         let (a, b) = (run("run-a"), run("run-b"));
         owned.hold(&a, t0);
         owned.hold(&b, t0 + Duration::from_secs(5));
-        assert_eq!(owned.expire(t0 + Duration::from_secs(12)), [a.clone()]);
-        assert_eq!(owned.ids(), [b.clone()]);
+        assert_eq!(owned.expire(t0 + Duration::from_secs(12)), vec![a]);
+        assert_eq!(owned.ids(), vec![b.clone()]);
         assert_eq!(owned.count(), 1);
         assert!(owned.give_up(&b));
         assert!(!owned.give_up(&b));

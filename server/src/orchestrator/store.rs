@@ -163,13 +163,22 @@ impl RunStore {
 
     /// Reads a run's document and its ETag; `None` if there is none.
     pub async fn load(&self, id: &RunId) -> Result<Option<(RunDocument, Etag)>, StoreError> {
+        self.load_within(id, self.deadline).await
+    }
+
+    /// As [`RunStore::load`], within `deadline` (at most the store's own).
+    pub async fn load_within(
+        &self,
+        id: &RunId,
+        deadline: Duration,
+    ) -> Result<Option<(RunDocument, Etag)>, StoreError> {
         let name = Self::blob_name(id);
         let read = self
             .storage
             .download_blob_with_etag(names::ORCHESTRATIONS_CONTAINER, &name);
         let Some((bytes, etag)) = self
             .storage
-            .within(self.deadline, "reading a run document", read)
+            .within(deadline.min(self.deadline), "reading a run document", read)
             .await?
         else {
             return Ok(None);
