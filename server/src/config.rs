@@ -155,6 +155,13 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(1..=100))]
     pub event_max_dequeue: u32,
 
+    /// Seconds a server holds a run's lease (the blob lease of its document) before renewing
+    /// it; with two servers on one account, how long a standby waits before it takes over the
+    /// runs of one that died. Azure Storage grants 15 to 60.
+    #[arg(long = "run-lease-seconds", env = "SCALEBOARD_RUN_LEASE_SECONDS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(15..=60))]
+    pub run_lease_secs: u64,
+
     #[command(flatten)]
     pub storage: StorageArgs,
 
@@ -247,6 +254,10 @@ impl Config {
     pub fn event_visibility(&self) -> Duration {
         Duration::from_secs(self.event_visibility_secs)
     }
+
+    pub fn run_lease(&self) -> Duration {
+        Duration::from_secs(self.run_lease_secs)
+    }
 }
 
 #[cfg(test)]
@@ -265,6 +276,21 @@ mod tests {
         assert_eq!(config.reconcile_interval(), Duration::from_secs(30));
         assert_eq!(config.event_visibility(), Duration::from_secs(60));
         assert_eq!(config.event_max_dequeue, 5);
+        assert_eq!(config.run_lease(), Duration::from_secs(30));
+    }
+
+    #[test]
+    fn the_run_lease_is_what_azure_storage_grants() {
+        let config = Config::try_parse_from(["scaleboard", "--run-lease-seconds", "15"]).unwrap();
+        assert_eq!(config.run_lease(), Duration::from_secs(15));
+        for bad in ["14", "61", "0", "-1", "forever"] {
+            let flag = format!("--run-lease-seconds={bad}");
+            let err = Config::try_parse_from(["scaleboard", flag.as_str()]).unwrap_err();
+            let text = err.to_string();
+            assert!(text.contains("--run-lease-seconds"), "{bad}: {err}");
+        }
+        let err = Config::try_parse_from(["scaleboard", "--run-lease-seconds=61"]).unwrap_err();
+        assert!(err.to_string().contains("15..=60"), "{err}");
     }
 
     #[test]

@@ -87,7 +87,9 @@ impl From<EngineError> for ApiError {
             EngineError::Finished { .. } => StatusCode::GONE,
             EngineError::Rejected { .. } => StatusCode::BAD_REQUEST,
             EngineError::Busy { .. } => StatusCode::TOO_MANY_REQUESTS,
-            EngineError::Store(_) | EngineError::Storage(_) => StatusCode::SERVICE_UNAVAILABLE,
+            EngineError::Store(_) | EngineError::Storage(_) | EngineError::NotOwner(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
         };
         let retry = matches!(
             status,

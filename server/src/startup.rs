@@ -115,9 +115,14 @@ pub async fn start_with(
     let metrics = Metrics::default();
     let storage = settings.storage.observed_by(metrics.storage_observer());
     let hub = Hub::new(settings.history, settings.sample_interval);
+    // A run another server owns is shown as stored, at most one sample old.
+    let engine_config = EngineConfig {
+        status_max_age: settings.engine.status_max_age.min(settings.sample_interval),
+        ..settings.engine
+    };
     let engine = Engine::new(
         storage.clone(),
-        settings.engine,
+        engine_config,
         shutdown.clone(),
         tracker.clone(),
         metrics.clone(),
@@ -294,6 +299,7 @@ impl Settings {
                 reconcile_interval: config.reconcile_interval(),
                 event_visibility: config.event_visibility(),
                 event_max_dequeue: config.event_max_dequeue,
+                run_lease: config.run_lease(),
                 ..EngineConfig::default()
             },
             api: ApiSettings {

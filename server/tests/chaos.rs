@@ -61,14 +61,20 @@ async fn worker_bin() -> &'static Path {
 }
 
 /// One Azurite (restartable on the same ports with the same data), one server process
-/// (restartable on the same port), worker processes.
+/// (restartable on the same port), and when asked a second server on the same Azurite; worker
+/// processes.
 struct Stack {
     azurite: Azurite,
     azurite_options: Options,
     _azurite_data: tempfile::TempDir,
     storage: Storage,
     port: u16,
+    metrics_port: u16,
     server: Option<Child>,
+    /// A second server on the same Azurite, with its port and its metrics port.
+    standby: Option<(Child, u16, u16)>,
+    /// Added to the scenario's report row.
+    note: String,
     server_env: Vec<(&'static str, String)>,
     workers: Vec<Child>,
     client: reqwest::Client,
@@ -92,7 +98,10 @@ impl Stack {
             _azurite_data: data,
             storage,
             port: free_port(),
+            metrics_port: free_port(),
             server: None,
+            standby: None,
+            note: String::new(),
             server_env: server_env
                 .iter()
                 .map(|(k, v)| (*k, (*v).to_string()))
@@ -107,11 +116,36 @@ impl Stack {
 
     /// Starts the server and waits until it answers.
     async fn start_server(&mut self) {
+        let child = self.spawn_server(self.port, self.metrics_port).await;
+        self.server = Some(child);
+    }
+
+    /// Starts a second server on the same Azurite and waits until it answers.
+    async fn start_standby(&mut self) {
+        let (port, metrics_port) = (free_port(), free_port());
+        let child = self.spawn_server(port, metrics_port).await;
+        self.standby = Some((child, port, metrics_port));
+    }
+
+    /// From now on the second server is the one the scenario talks to.
+    fn promote_standby(&mut self) {
+        let (child, port, metrics_port) = self.standby.take().expect("a second server runs");
+        self.server = Some(child);
+        self.port = port;
+        self.metrics_port = metrics_port;
+    }
+
+    /// A server process on `port` (metrics on `metrics_port`), once it answers.
+    async fn spawn_server(&self, port: u16, metrics_port: u16) -> Child {
         let ports = self.azurite.ports();
         let mut command = Command::new(SERVER_BIN);
         command
             .env_clear()
-            .env("SCALEBOARD_ADDR", format!("127.0.0.1:{}", self.port))
+            .env("SCALEBOARD_ADDR", format!("127.0.0.1:{port}"))
+            .env(
+                "SCALEBOARD_METRICS_ADDR",
+                format!("127.0.0.1:{metrics_port}"),
+            )
             .env(
                 "SCALEBOARD_AZURITE_BLOB",
                 format!("127.0.0.1:{}", ports.blob),
@@ -134,14 +168,29 @@ impl Stack {
             .kill_on_drop(true)
             .spawn()
             .unwrap();
-        self.server = Some(child);
-        let url = self.url("/api/runs");
+        let url = format!("http://127.0.0.1:{port}/api/runs");
         let client = self.client.clone();
         eventually(HANG_GUARD, "the server to answer", || {
             let request = client.get(&url).send();
             async move { request.await.ok().map(|_| ()) }
         })
         .await;
+        child
+    }
+
+    /// A counter or gauge of the server's `/metrics` on `metrics_port`.
+    async fn metric(&self, metrics_port: u16, name: &str) -> Option<f64> {
+        let text = self
+            .client
+            .get(format!("http://127.0.0.1:{metrics_port}/metrics"))
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        text.lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
     }
 
     /// SIGKILLs the server and waits until it is gone.
@@ -340,10 +389,14 @@ impl Stack {
             .name()
             .unwrap_or("a scenario")
             .to_string();
-        let line = format!(
+        let mut line = format!(
             "chaos | {scenario} | N={items} | outputs={outputs} | {:.0} s | work-items 0, item-events 0, poison: {poison}",
             self.started.elapsed().as_secs_f64()
         );
+        if !self.note.is_empty() {
+            line.push_str(" | ");
+            line.push_str(&self.note);
+        }
         eprintln!("{line}");
         // Also kept with the build (a passing test's output is not shown), one line per
         // scenario run, for the suite's table.
@@ -361,7 +414,13 @@ impl Stack {
 
 impl Drop for Stack {
     fn drop(&mut self) {
-        for child in self.workers.iter_mut().chain(self.server.as_mut()) {
+        let standby = self.standby.as_mut().map(|(child, _, _)| child);
+        for child in self
+            .workers
+            .iter_mut()
+            .chain(self.server.as_mut())
+            .chain(standby)
+        {
             let _ = child.start_kill();
         }
     }
@@ -708,4 +767,90 @@ async fn events_for_a_purged_run_and_a_missing_blob_are_parked_and_nothing_else_
         .collect();
     stack.assert_completed(&going, ITEMS, &failed).await;
     assert!(stack.outputs(&purged).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_servers_for_the_whole_run_and_the_owner_killed_halfway() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    const LEASE_SECONDS: u64 = 15;
+    let lease = LEASE_SECONDS.to_string();
+    // A slow fan-out, so that the owner dies with items still to fan out.
+    let mut stack = Stack::start(&[
+        ("SCALEBOARD_RUN_LEASE_SECONDS", lease.as_str()),
+        ("SCALEBOARD_FAN_OUT_CONCURRENCY", "2"),
+    ])
+    .await;
+    stack.start_standby().await;
+    let (standby_port, standby_metrics) = stack
+        .standby
+        .as_ref()
+        .map(|(_, port, metrics)| (*port, *metrics))
+        .expect("a second server runs");
+    stack.start_workers(3).await;
+    const ITEMS: u32 = 600;
+    // Started on the first server: it owns the run; the standby only shows it.
+    let (id, _) = stack.start_run(&format!("inputCount={ITEMS}&cost=0")).await;
+    let owner_metrics = stack.metrics_port;
+    eventually(HANG_GUARD, "the first server owning the run", || async {
+        (stack.metric(owner_metrics, "scaleboard_runs_owned").await? >= 1.0).then_some(())
+    })
+    .await;
+    // Halfway, as the standby sees it: its status follows the owner's.
+    let standby_status = |id: String| {
+        let client = stack.client.clone();
+        async move {
+            let url = format!(
+                "http://127.0.0.1:{standby_port}{}",
+                protocol::routes::instance(&id)
+            );
+            client
+                .get(url)
+                .send()
+                .await
+                .ok()?
+                .json::<StatusDocument>()
+                .await
+                .ok()
+        }
+    };
+    eventually(HANG_GUARD, "half the items done, on the standby", || {
+        let status = standby_status(id.clone());
+        async move {
+            status
+                .await
+                .filter(|s| s.custom_status.completed >= ITEMS / 2)
+                .map(|_| ())
+        }
+    })
+    .await;
+    assert_eq!(
+        stack
+            .metric(standby_metrics, "scaleboard_run_takeovers_total")
+            .await,
+        Some(0.0),
+        "the standby took nothing while the owner lived"
+    );
+    let killed = std::time::Instant::now();
+    stack.kill_server().await;
+    eventually(HANG_GUARD, "the standby taking the run over", || async {
+        (stack
+            .metric(standby_metrics, "scaleboard_run_takeovers_total")
+            .await?
+            >= 1.0)
+            .then_some(())
+    })
+    .await;
+    let takeover = killed.elapsed();
+    // The owner renewed at most a third of the period before it died, and the standby looks
+    // every third: the period bounds the wait, plus slack for calls on two busy cores.
+    assert!(
+        takeover <= Duration::from_secs(LEASE_SECONDS + 5),
+        "took over after {takeover:?}"
+    );
+    stack.note = format!(
+        "takeover {:.1} s after the kill (lease {LEASE_SECONDS} s)",
+        takeover.as_secs_f64()
+    );
+    stack.promote_standby();
+    stack.assert_completed(&id, ITEMS, &[]).await;
 }

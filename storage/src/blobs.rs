@@ -29,6 +29,16 @@ pub enum Condition {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConditionFailed;
 
+/// Why a conditional, leased write was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// Its condition did not hold (the blob exists, or changed since it was read).
+    Condition,
+    /// The blob's lease is not the one named (another holder, none, or it expired): the writer
+    /// is not the blob's owner any more.
+    Lease,
+}
+
 impl Storage {
     /// Writes `bytes` to `container/path`, replacing any blob already there, and returns the new
     /// ETag when the service sent one.
@@ -91,6 +101,24 @@ impl Storage {
         content_type: &str,
         condition: Condition,
     ) -> Result<std::result::Result<String, ConditionFailed>> {
+        let written = self
+            .upload_blob_leased(container, path, bytes, content_type, condition, None)
+            .await?;
+        Ok(written.map_err(|_| ConditionFailed))
+    }
+
+    /// As [`Storage::upload_blob_if`], naming the blob's lease when `lease_id` is given: while a
+    /// blob is leased, only a write that names its lease lands, so a writer that lost the lease
+    /// is refused ([`Refused::Lease`]) by the service itself.
+    pub async fn upload_blob_leased(
+        &self,
+        container: &str,
+        path: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+        condition: Condition,
+        lease_id: Option<&str>,
+    ) -> Result<std::result::Result<String, Refused>> {
         self.observe(Operation::UploadBlob, async {
             let operation = || format!("writing blob `{container}/{path}`");
             let mut options = match condition {
@@ -101,6 +129,7 @@ impl Storage {
                 },
             };
             options.blob_content_type = Some(content_type.to_string());
+            options.lease_id = lease_id.map(str::to_string);
             let written = self
                 .container(container)
                 .blob_client(path)
@@ -121,7 +150,12 @@ impl Storage {
                         Some(StatusCode::PreconditionFailed | StatusCode::Conflict)
                     ) =>
                 {
-                    Ok(Err(ConditionFailed))
+                    let error = self.blob_error(operation(), e);
+                    if crate::leases::is_lease_refusal(error.error_code()) {
+                        Ok(Err(Refused::Lease))
+                    } else {
+                        Ok(Err(Refused::Condition))
+                    }
                 }
                 Err(e) => Err(self.blob_error(operation(), e)),
             }

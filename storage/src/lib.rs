@@ -13,6 +13,7 @@
 //! - [`role`]: who connects (server or worker) and the SAS permissions each one needs.
 //! - [`sas`]: account SAS tokens signed with the account key.
 //! - [`args`]: the command-line flags and environment variables for all of the above.
+//! - [`leases`]: blob leases (acquire, renew, release, break): one owner of a blob at a time.
 //! - [`messages`]: queue messages: base64 bodies, receive, delete, extend visibility.
 //! - [`client`]: [`Storage`], the connected clients (renewing their SAS before it ends) and the
 //!   few operations both binaries need.
@@ -23,6 +24,7 @@ pub mod account;
 pub mod args;
 pub mod blobs;
 pub mod client;
+pub mod leases;
 pub mod messages;
 pub mod names;
 pub mod observe;

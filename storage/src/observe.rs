@@ -18,11 +18,12 @@ pub enum Operation {
     DownloadBlob,
     DeleteBlob,
     ListBlobs,
+    LeaseBlob,
 }
 
 impl Operation {
     /// Every operation, for exporting each one's counters before its first call.
-    pub const ALL: [Operation; 10] = [
+    pub const ALL: [Operation; 11] = [
         Operation::SendMessage,
         Operation::ReceiveMessages,
         Operation::DeleteMessage,
@@ -33,6 +34,7 @@ impl Operation {
         Operation::DownloadBlob,
         Operation::DeleteBlob,
         Operation::ListBlobs,
+        Operation::LeaseBlob,
     ];
 
     /// Its name in `snake_case`, as a label value.
@@ -48,6 +50,7 @@ impl Operation {
             Operation::DownloadBlob => "download_blob",
             Operation::DeleteBlob => "delete_blob",
             Operation::ListBlobs => "list_blobs",
+            Operation::LeaseBlob => "lease_blob",
         }
     }
 }

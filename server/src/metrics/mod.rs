@@ -89,6 +89,13 @@ pub struct ServerMetrics {
     /// Messages in a queue, by `queue`, as last sampled.
     pub queue_messages: Family<Label, Gauge>,
     pub live_viewers: Gauge,
+    /// Runs whose lease this server holds: the runs it fans out and in.
+    pub runs_owned: Gauge,
+    /// Runs this server took over from another (dead or stopped) server, or by an operator's
+    /// request made here.
+    pub run_takeovers: Counter,
+    /// Event messages sent on for the server that owns their run.
+    pub events_forwarded: Counter,
     /// Storage calls by `operation`, and those of them that failed.
     pub storage_calls: Family<Label, Counter>,
     pub storage_errors: Family<Label, Counter>,
@@ -187,6 +194,24 @@ impl Default for ServerMetrics {
             "Nodes by state, as last sampled.",
             nodes.clone(),
         );
+        let runs_owned = Gauge::default();
+        registry.register(
+            "runs_owned",
+            "Runs whose lease this server holds: those it fans out and in.",
+            runs_owned.clone(),
+        );
+        let run_takeovers = Counter::default();
+        registry.register(
+            "run_takeovers",
+            "Runs this server took over from another server (whose lease had expired or was broken).",
+            run_takeovers.clone(),
+        );
+        let events_forwarded = Counter::default();
+        registry.register(
+            "events_forwarded",
+            "Event messages sent on for the server that owns their run.",
+            events_forwarded.clone(),
+        );
         // Every series exists from the start, so rates and absences read right.
         for status in STATUSES {
             let _ = runs.get_or_create(&[("status", status_label(status))]);
@@ -213,6 +238,9 @@ impl Default for ServerMetrics {
             item_latency,
             queue_messages,
             live_viewers,
+            runs_owned,
+            run_takeovers,
+            events_forwarded,
             storage_calls,
             storage_errors,
             desired_replicas,

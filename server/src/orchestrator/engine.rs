@@ -2,6 +2,12 @@
 //! apply events, persist once). Its background work lives beside it, each in an `impl Engine`
 //! of its own module: `fan_out`, `fan_in`, `recovery` and `reconcile`.
 //!
+//! Between servers, a run's fan-out and fan-in belong to the one that holds its document's
+//! blob lease (`lease`, `ownership`): only the owner writes the document, naming the lease, so
+//! a server that lost it is refused by storage and stops acting on the run. Any server answers
+//! for any run; for one it does not own it reads the document from storage when its copy is
+//! older than `status_max_age`.
+//!
 //! Each run sits behind its own async lock; every change is applied to the pure state machine
 //! and persisted (ETag-conditioned) before anything that depends on it happens: an event
 //! message is deleted only after the state that includes it is stored, an item counts as
@@ -12,7 +18,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex as SyncMutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::stream;
 use futures_util::StreamExt;
@@ -23,9 +29,15 @@ use tokio::sync::{watch, Mutex};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::ownership::Owned;
 use super::store::{Etag, RunStore, StoreError};
 use super::{RunDocument, RunInput};
 use plumbing::clock::now_ms;
+use storage::leases::Acquired;
+
+/// The longest a status answer waits to read a run again; past it, the copy in memory is shown
+/// (storage is down, and the dashboard's badge says so).
+pub(super) const STATUS_READ_DEADLINE: Duration = Duration::from_secs(2);
 
 /// Tuning of the engine.
 #[derive(Clone, Debug)]
@@ -51,6 +63,12 @@ pub struct EngineConfig {
     /// blob read, a deletion), so that nothing waits on a hung endpoint for as long as the
     /// SDK would keep retrying.
     pub storage_deadline: Duration,
+    /// How long a run's lease lasts (15–60 s): how long a standby waits before it takes over
+    /// the run of a server that died. Renewed every third of it.
+    pub run_lease: Duration,
+    /// The oldest a copy of a run this server does not own may be when it is shown: the
+    /// sample interval, so two servers never disagree for longer than one sample.
+    pub status_max_age: Duration,
 }
 
 impl Default for EngineConfig {
@@ -64,6 +82,8 @@ impl Default for EngineConfig {
             event_max_dequeue: 5,
             reconcile_interval: Duration::from_secs(30),
             storage_deadline: Duration::from_secs(30),
+            run_lease: Duration::from_secs(30),
+            status_max_age: Duration::from_secs(1),
         }
     }
 }
@@ -82,6 +102,8 @@ pub enum EngineError {
     Finished { id: String, status: RuntimeStatus },
     #[error("run {id}: {message}")]
     Rejected { id: String, message: String },
+    #[error("run {0} is owned by another server now; try again")]
+    NotOwner(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -104,6 +126,8 @@ pub(super) struct Entry {
     pub(super) etag: Etag,
     /// Set under the lock when the run is purged, so a task holding the entry sees it is gone.
     pub(super) purged: bool,
+    /// When `doc` was last read from or written to storage.
+    pub(super) loaded: Instant,
 }
 
 /// The engine. Cheap to clone.
@@ -132,6 +156,10 @@ pub(super) struct Inner {
     /// that the live feed reads it without taking a run's lock (which a write to storage may
     /// hold) and without touching storage.
     pub(super) progress: watch::Sender<BTreeMap<RunId, RunProgress>>,
+    /// This server's lease id, the same for every run it owns: who owns a run, in the logs.
+    pub(super) owner: String,
+    /// The runs whose lease this server holds.
+    pub(super) owned: Owned,
 }
 
 impl Engine {
@@ -148,6 +176,7 @@ impl Engine {
             inner: Arc::new(Inner {
                 store: RunStore::new(storage.clone(), config.storage_deadline),
                 storage,
+                owned: Owned::new(config.run_lease),
                 config,
                 shutdown,
                 tracker,
@@ -156,6 +185,7 @@ impl Engine {
                 fanning_out: SyncMutex::new(HashSet::new()),
                 events_poisoned: AtomicU64::new(0),
                 progress: watch::Sender::new(BTreeMap::new()),
+                owner: storage::leases::new_lease_id(),
             }),
         }
     }
@@ -174,6 +204,18 @@ impl Engine {
         self.inner
             .tracker
             .spawn(self.clone().reconcile_loop(interval));
+        self.inner.tracker.spawn(self.clone().lease_loop());
+        self.inner.tracker.spawn(self.clone().refresh_loop());
+    }
+
+    /// This server's lease id: who it is when it owns a run.
+    pub fn owner(&self) -> &str {
+        &self.inner.owner
+    }
+
+    /// Whether this server owns the run now (holds its lease, renewed in time).
+    pub(super) fn owns(&self, id: &RunId) -> bool {
+        self.inner.owned.owns(id, Instant::now())
     }
 
     /// Starts a run under a new random id: persists it, then fans its items out in the
@@ -214,22 +256,95 @@ impl Engine {
             doc: doc.clone(),
             etag,
             purged: false,
+            loaded: Instant::now(),
         }));
         self.runs().insert(id.clone(), entry);
         self.publish(&doc);
-        tracing::info!(run = %id, items = doc.input.input_count, cost = doc.input.cost, "run started");
-        self.spawn_fan_out(id);
+        tracing::info!(run = %id, items = doc.input.input_count, cost = doc.input.cost, owner = %self.inner.owner, "run started");
+        // The lease first: the run is fanned out by whoever holds it. Another server's look for
+        // free runs may get it between the two calls; then that server fans it out.
+        let asked = Instant::now();
+        match self
+            .inner
+            .store
+            .acquire(&id, &self.inner.owner, self.inner.config.run_lease)
+            .await
+        {
+            Ok(Acquired::Yes) => {
+                self.inner.owned.hold(&id, asked);
+                self.spawn_fan_out(id);
+            }
+            Ok(_) => {
+                tracing::info!(run = %id, "another server took the new run's lease first; it fans the run out")
+            }
+            Err(e) => {
+                tracing::warn!(run = %id, "cannot lease the new run yet: {e}; it is taken over once storage answers")
+            }
+        }
         Ok(doc)
     }
 
-    /// A run's document, from memory or, for a run this process has not seen, from storage.
+    /// A run's document, read again from storage when the copy in memory is older than
+    /// `status_max_age`: even the owner's copy, since an operator's request made on another
+    /// server breaks the owner's lease and writes the run without telling it. A document
+    /// written by someone else while this server believed it owned the run means exactly that:
+    /// it stops acting on the run at once rather than at its next renewal.
     pub async fn get(&self, id: &RunId) -> Result<RunDocument, EngineError> {
         let entry = self.entry(id).await?;
-        let entry = entry.lock().await;
+        let mut entry = entry.lock().await;
         if entry.purged {
             return Err(EngineError::NotFound(id.to_string()));
         }
+        if entry.loaded.elapsed() >= self.inner.config.status_max_age {
+            let ours = entry.etag.clone();
+            match self.refresh(id, &mut entry, STATUS_READ_DEADLINE).await {
+                Ok(()) if entry.etag != ours && self.inner.owned.give_up(id) => {
+                    tracing::warn!(run = %id, "another server wrote the run; this server stopped acting on it");
+                }
+                Ok(()) => {}
+                Err(e @ EngineError::NotFound(_)) => return Err(e),
+                // Storage is down: the last copy, as the dashboard's badge says, and not read
+                // again before `status_max_age`, so that answers do not each wait the deadline.
+                Err(e) => {
+                    entry.loaded = Instant::now();
+                    tracing::debug!(run = %id, "cannot refresh a run's status: {e}");
+                }
+            }
+        }
         Ok(entry.doc.clone())
+    }
+
+    /// Reads a run's document again into its entry (held locked by the caller); a run gone
+    /// from storage (purged by another server) is forgotten and `NotFound`.
+    pub(super) async fn refresh(
+        &self,
+        id: &RunId,
+        entry: &mut Entry,
+        deadline: Duration,
+    ) -> Result<(), EngineError> {
+        match self.inner.store.load_within(id, deadline).await? {
+            Some((doc, etag)) => {
+                entry.doc = doc;
+                entry.etag = etag;
+                entry.loaded = Instant::now();
+                self.publish(&entry.doc);
+                Ok(())
+            }
+            None => {
+                self.forget(id, entry);
+                Err(EngineError::NotFound(id.to_string()))
+            }
+        }
+    }
+
+    /// Forgets a run that no longer exists (its entry held locked by the caller).
+    pub(super) fn forget(&self, id: &RunId, entry: &mut Entry) {
+        entry.purged = true;
+        self.inner.owned.give_up(id);
+        self.inner.progress.send_modify(|runs| {
+            runs.remove(id);
+        });
+        self.runs().remove(id);
     }
 
     /// Items of the runs still going that are neither completed nor failed.
@@ -323,7 +438,8 @@ impl Engine {
     pub async fn raise(&self, id: &RunId, event: Event) -> Result<RunDocument, EngineError> {
         let resumes = matches!(event, Event::ResumeRequested { .. });
         let doc = self.apply_to(id, vec![event], Accept::ActiveOnly).await?;
-        if resumes {
+        // A resumed run, or one this request took from another server, goes on here.
+        if resumes || doc.state.may_schedule() {
             self.spawn_fan_out(id.clone());
         }
         Ok(doc)
@@ -336,6 +452,11 @@ impl Engine {
         let mut entry = entry.lock().await;
         if entry.purged {
             return Err(EngineError::NotFound(id.to_string()));
+        }
+        if !self.owns(id) {
+            // Another server may have finished (or purged) it since this copy was read.
+            let deadline = self.inner.config.storage_deadline;
+            self.refresh(id, &mut entry, deadline).await?;
         }
         let status = entry.doc.state.runtime_status();
         if !status.is_terminal() {
@@ -376,12 +497,8 @@ impl Engine {
             }
         }
         self.inner.store.delete(id).await?;
-        entry.purged = true;
-        self.inner.progress.send_modify(|runs| {
-            runs.remove(id);
-        });
+        self.forget(id, &mut entry);
         drop(entry);
-        self.runs().remove(id);
         tracing::info!(run = %id, "run purged");
         Ok(())
     }
@@ -413,6 +530,7 @@ impl Engine {
             doc,
             etag,
             purged: false,
+            loaded: Instant::now(),
         }));
         let entry = self
             .runs()
@@ -440,10 +558,34 @@ impl Engine {
         self.apply_to(id, events, Accept::Any).await
     }
 
+    /// Applies events as the run's owner. A server that does not own the run takes it when
+    /// its lease is free (its owner died) and, for an operator's request, breaks the owner's
+    /// lease first; an event from the queue for a run another server owns is left to that
+    /// server (`NotOwner`).
     async fn apply_to(
         &self,
         id: &RunId,
         events: Vec<Event>,
+        accept: Accept,
+    ) -> Result<RunDocument, EngineError> {
+        match self.apply_owned(id, &events, accept).await {
+            Err(EngineError::NotOwner(_)) => {
+                if self.claim(id, accept == Accept::ActiveOnly).await? {
+                    self.apply_owned(id, &events, accept).await
+                } else {
+                    Err(EngineError::NotOwner(id.to_string()))
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// Applies events and, when they change the run, writes it under this server's lease;
+    /// `NotOwner` when a write is needed and the lease is not (or no longer) this server's.
+    async fn apply_owned(
+        &self,
+        id: &RunId,
+        events: &[Event],
         accept: Accept,
     ) -> Result<RunDocument, EngineError> {
         let entry = self.entry(id).await?;
@@ -474,9 +616,13 @@ impl Engine {
             if !batch.commands.contains(&Command::Persist) {
                 return Ok(doc);
             }
-            match self.inner.store.replace(&doc, &entry.etag).await {
+            if !self.owns(id) {
+                return Err(EngineError::NotOwner(id.to_string()));
+            }
+            let lease = Some(self.inner.owner.as_str());
+            match self.inner.store.replace(&doc, &entry.etag, lease).await {
                 Ok(etag) => {
-                    self.inner.metrics.applied(before, &doc.state, &events);
+                    self.inner.metrics.applied(before, &doc.state, events);
                     let mut terminated = false;
                     for command in &batch.commands {
                         if let Command::Finish(status) = command {
@@ -495,17 +641,34 @@ impl Engine {
                     }
                     entry.doc = doc.clone();
                     entry.etag = etag;
+                    entry.loaded = Instant::now();
                     self.publish(&doc);
                     if terminated {
                         self.mark_if_terminated(&doc).await;
                     }
+                    if doc.state.is_terminal() {
+                        // Nothing more to fan out or in: another server need not wait.
+                        self.release(id).await;
+                    }
                     return Ok(doc);
+                }
+                Err(StoreError::NotOwner(_)) => {
+                    self.inner.owned.give_up(id);
+                    tracing::warn!(run = %id, "another server holds the run's lease now; this server stopped acting on it");
+                    if let Ok(Some((stored, etag))) = self.inner.store.load(id).await {
+                        entry.doc = stored;
+                        entry.etag = etag;
+                        entry.loaded = Instant::now();
+                        self.publish(&entry.doc);
+                    }
+                    return Err(EngineError::NotOwner(id.to_string()));
                 }
                 Err(StoreError::Conflict(_)) if attempt < 2 => {
                     tracing::warn!(run = %id, "run document changed in storage; reloading");
                     let (stored, etag) = self.load(id).await?;
                     entry.doc = stored;
                     entry.etag = etag;
+                    entry.loaded = Instant::now();
                     self.publish(&entry.doc);
                 }
                 Err(e) => return Err(e.into()),

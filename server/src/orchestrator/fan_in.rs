@@ -2,6 +2,11 @@
 //! batch at a time with one persist per run, and deleting their messages only once the state
 //! that includes them is stored. Which messages are applied, kept or dropped is decided by the
 //! pure rule in `triage`; this module does the I/O around it.
+//!
+//! Every server reads the queue, but only a run's owner applies its events (see `lease`); the
+//! others forward them. A server that owns no unfinished run reads the queue only once per
+//! lease renewal, so a standby takes few of the owner's events, and events that need no owner
+//! (late duplicates for finished runs) are still cleared when no server owns anything.
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -53,7 +58,11 @@ impl Engine {
                     failing = false;
                     let pause = idle;
                     idle = (idle * 2).min(Duration::from_millis(500));
-                    pause
+                    if self.inner.owned.count() > 0 {
+                        pause
+                    } else {
+                        self.inner.owned.renew_every()
+                    }
                 }
                 Ok(messages) => {
                     failing = false;
@@ -67,7 +76,10 @@ impl Engine {
                             .tracker
                             .spawn(self.clone().delete_events(applied)),
                     );
-                    continue;
+                    if self.inner.owned.count() > 0 {
+                        continue;
+                    }
+                    self.inner.owned.renew_every()
                 }
                 Err(e) => {
                     if !failing {
@@ -117,6 +129,7 @@ impl Engine {
                 }
                 Err(EngineError::NotFound(_)) => Applied::Unknown,
                 Err(EngineError::Rejected { message, .. }) => Applied::Rejected(message),
+                Err(EngineError::NotOwner(_)) => Applied::Elsewhere,
                 Err(e) => {
                     tracing::warn!(run = %run, "cannot apply events: {e}; they will be retried");
                     Applied::Failed(e.to_string())
@@ -131,6 +144,13 @@ impl Engine {
             match give_up_at(fate, message.dequeue_count, max) {
                 Fate::Delete => done.push(message),
                 Fate::Keep(_) => {}
+                Fate::Forward => match self.forward_event(&message).await {
+                    Ok(()) => done.push(message),
+                    Err(e) => tracing::warn!(
+                        message = %message.id,
+                        "cannot forward an event to its run's owner: {e}; it returns after its visibility timeout"
+                    ),
+                },
                 Fate::Poison(reason) => match self.park_event(&message, &reason).await {
                     Ok(()) => done.push(message),
                     Err(e) => tracing::warn!(
@@ -141,6 +161,22 @@ impl Engine {
             }
         }
         done
+    }
+
+    /// Sends an event message again, for the server that owns its run; the original is deleted
+    /// only after this.
+    async fn forward_event(&self, message: &Received) -> Result<(), EngineError> {
+        let storage = &self.inner.storage;
+        let send = storage.send(names::EVENTS_QUEUE, &message.text);
+        storage
+            .within(
+                self.inner.config.storage_deadline,
+                "forwarding an event",
+                send,
+            )
+            .await?;
+        self.inner.metrics.events_forwarded.inc();
+        Ok(())
     }
 
     /// Deletes applied event messages, 16 at a time.

@@ -4,6 +4,11 @@
 //! An item counts as scheduled only once its blob and its message are written and the run
 //! document that says so is stored; a crash in between sends it again (same blob, same
 //! content), and the machine counts its completion once.
+//!
+//! Only the run's owner fans it out (see `lease`): each pass, and each item, starts only while
+//! this server holds the run's lease, so a server that lost it stops within one item; what it
+//! wrote but could not record (the owner's lease refuses the write) is sent again by the new
+//! owner, the one duplicate a lost lease can cause.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -43,7 +48,7 @@ impl Engine {
     async fn fan_out(self, id: RunId) {
         let mut delay = Duration::from_millis(200);
         loop {
-            if self.inner.shutdown.is_cancelled() {
+            if self.inner.shutdown.is_cancelled() || !self.owns(&id) {
                 break;
             }
             let Ok(entry) = self.entry(&id).await else {
@@ -103,7 +108,9 @@ impl Engine {
         let stop = AtomicBool::new(false);
         let mut written = stream::iter(items)
             .take_while(|_| {
-                let go = !stop.load(Ordering::Relaxed) && !self.inner.shutdown.is_cancelled();
+                let go = !stop.load(Ordering::Relaxed)
+                    && !self.inner.shutdown.is_cancelled()
+                    && self.owns(id);
                 std::future::ready(go)
             })
             .map(

@@ -15,7 +15,12 @@
 //! - `triage`: which event messages are applied, kept for a retry or parked (pure).
 //! - [`dead_letter`]: parking the event messages that can never be applied on
 //!   `item-events-poison`, with the reason.
-//! - `recovery`: resuming every unfinished run at start-up.
+//! - `recovery`: taking over every unfinished run nobody owns, at start-up.
+//! - `ownership`: which runs this server owns (holds the lease of), and for how long it may
+//!   trust a lease it could not renew (pure).
+//! - `lease`: taking, renewing and giving up runs' leases, taking over the runs of a server that
+//!   died, and reading the runs other servers own again, so that every server's status is
+//!   fresh.
 //! - `reconcile`: counting outputs whose events were missed, from a listing of each unfinished
 //!   run's outputs, at start-up and every `reconcile_interval`.
 //! - `census`: the runs known, by status (for the metrics).
@@ -29,6 +34,8 @@ mod fan_in;
 mod fan_out;
 pub mod input;
 mod item_spans;
+mod lease;
+mod ownership;
 mod reconcile;
 mod recovery;
 pub mod store;

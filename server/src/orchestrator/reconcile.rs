@@ -46,8 +46,8 @@ pub(super) fn outstanding(state: &RunState) -> bool {
 }
 
 impl Engine {
-    /// Every `interval` until shutdown, reconciles each run this process holds that has items
-    /// outstanding.
+    /// Every `interval` until shutdown, reconciles each run this server owns that has items
+    /// outstanding (the owner's job: another server's runs are its own to reconcile).
     pub(super) async fn reconcile_loop(self, interval: Duration) {
         // What each run's previous pass found uncounted.
         let mut previous: HashMap<RunId, BTreeSet<u32>> = HashMap::new();
@@ -56,7 +56,7 @@ impl Engine {
                 _ = self.inner.shutdown.cancelled() => return,
                 _ = tokio::time::sleep(interval) => {}
             }
-            let ids: Vec<RunId> = self.runs().keys().cloned().collect();
+            let ids: Vec<RunId> = self.inner.owned.ids();
             let mut seen = HashMap::new();
             for id in ids {
                 if self.inner.shutdown.is_cancelled() {

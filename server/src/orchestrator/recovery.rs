@@ -1,5 +1,7 @@
-//! Recovery at start-up: every stored run that is not finished is resumed, after counting the
-//! outputs its workers wrote while no server was listening (see `reconcile`).
+//! Recovery at start-up: every stored run that is not finished and whose lease is free (its
+//! owner stopped or died) is taken over — the outputs its workers wrote while no server was
+//! listening are counted (see `reconcile`), then what is not scheduled is fanned out. A run
+//! another server owns is left to it (see `lease`).
 
 use std::time::Duration;
 
@@ -36,12 +38,11 @@ impl Engine {
                 self.mark_if_terminated(&doc).await;
                 continue;
             }
-            // Every output not counted: none of their events will be applied before this.
-            if let Err(e) = self.reconcile(&id, None).await {
-                tracing::warn!(run = %id, "cannot reconcile outputs: {e}");
+            match self.claim(&id, false).await {
+                Ok(true) => resumed += 1,
+                Ok(false) => tracing::info!(run = %id, "another server owns the run"),
+                Err(e) => tracing::warn!(run = %id, "cannot take the run over yet: {e}"),
             }
-            self.spawn_fan_out(id);
-            resumed += 1;
         }
         if resumed > 0 {
             tracing::info!(resumed, "resumed unfinished runs");

@@ -18,6 +18,11 @@
 //! - a message that touches a run that is unknown (never existed, or purged) or that refused
 //!   its events (the machine would refuse them again) is parked with the reason, unless
 //!   something else in it may still work next time: then it is kept, like any other;
+//! - a message for a run another server owns (and none that needs a retry here) is forwarded:
+//!   sent again to the queue for its owner, as a new message, then deleted. Left on the queue
+//!   instead, it would use up the deliveries that give a message up (below) on servers that
+//!   may never apply it; forwarded, it keeps them for its owner. The copy is sent before the
+//!   original is deleted, so a crash in between makes a duplicate (counted once), never a loss;
 //! - a kept message is given up after a bounded number of deliveries ([`give_up_at`], the
 //!   same convention as the worker's `work-items-poison`): an output blob that is not there
 //!   (its run purged while its events waited, or an event from another writer) would otherwise
@@ -66,6 +71,8 @@ pub(super) enum Applied {
     Rejected(String),
     /// Storage failed, for this reason; applying the events again may work.
     Failed(String),
+    /// Another server owns the run: the events are its to apply.
+    Elsewhere,
 }
 
 /// What reading an output blob gave: the result, or why there is none (yet).
@@ -82,6 +89,8 @@ pub(super) enum Fate {
     /// Park it on `item-events-poison` with this reason, then delete it: it can never be
     /// applied.
     Poison(String),
+    /// Send it again, for the server that owns its run, then delete it.
+    Forward,
 }
 
 /// The delivery on which a message that is still kept is parked instead: the `max`th, as the
@@ -182,6 +191,7 @@ impl Batch {
                 Reading::Events(wanted) => {
                     let mut retry = Vec::new();
                     let mut never = Vec::new();
+                    let mut elsewhere = false;
                     for wanted in wanted {
                         let run = match wanted {
                             Wanted::Event(run, _) => run,
@@ -216,10 +226,12 @@ impl Batch {
                             Some(Applied::Failed(why)) => {
                                 push_once(&mut retry, format!("storing run {run} failed: {why}"))
                             }
+                            Some(Applied::Elsewhere) => elsewhere = true,
                             None => push_once(&mut retry, format!("run {run} was not applied")),
                         }
                     }
                     match (retry.is_empty(), never.is_empty()) {
+                        (true, _) if elsewhere => Fate::Forward,
                         (true, true) => Fate::Delete,
                         (true, false) => Fate::Poison(never.join("; ")),
                         (false, _) => {
