@@ -11,3 +11,4 @@ pub mod share;
 pub mod start;
 pub mod tiles;
 pub mod timeline;
+pub mod whatif;

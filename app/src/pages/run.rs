@@ -7,6 +7,7 @@ use protocol::durable::{RunInput, StatusDocument};
 
 use crate::components::charts::LiveChart;
 use crate::components::exports::ExportLinks;
+use crate::components::whatif::WhatIfLab;
 use crate::live::LiveState;
 use crate::model::charting::{ChartKind, Span};
 use crate::model::{format, runs};
@@ -172,6 +173,7 @@ pub fn RunPage() -> impl IntoView {
                 " on any dashboard."
             </p>
         </section>
+        <WhatIfLab id finished=Signal::derive(finished) />
         <section class="panel">
             <details>
                 <summary><h2>"Status document"</h2></summary>
