@@ -144,7 +144,7 @@ pub fn WhatIfLab(
             Some(
                 view! {
                 <table class="whatif-table" data-testid="whatif-table">
-                    <caption>"What each policy comes to on this run's queue"</caption>
+                    <caption>"What each policy comes to on this run's queue (times from the first and from the last message)"</caption>
                     <thead>
                         <tr>
                             <th scope="col">"Policy"</th>
@@ -155,7 +155,7 @@ pub fn WhatIfLab(
                             <th scope="col" class="num">"Peak pods"</th>
                             <th scope="col" class="num">"Peak nodes"</th>
                             <th scope="col" class="num">"First pod after"</th>
-                            <th scope="col" class="num">"At rest after the queue emptied"</th>
+                            <th scope="col" class="num" title="From the queue's last message until every extra pod and node is gone">"At rest after"</th>
                         </tr>
                     </thead>
                     <tbody>{rows}</tbody>

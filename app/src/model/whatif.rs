@@ -131,9 +131,10 @@ pub fn seconds(value: Option<u64>) -> String {
     }
 }
 
-/// Node-hours with two decimals.
+/// Node-hours with three decimals: a demo run is minutes on a node or two, and two decimals
+/// would show most of them as 0.00.
 pub fn node_hours(value: f64) -> String {
-    format!("{value:.2}")
+    format!("{value:.3}")
 }
 
 #[cfg(test)]
@@ -202,6 +203,7 @@ mod tests {
     fn figures_read_as_on_a_slide() {
         assert_eq!(seconds(Some(65)), "1:05");
         assert_eq!(seconds(None), "—");
-        assert_eq!(node_hours(0.4166), "0.42");
+        assert_eq!(node_hours(0.4166), "0.417");
+        assert_eq!(node_hours(0.005), "0.005");
     }
 }
