@@ -633,6 +633,39 @@ fn the_worker_stops_within_its_termination_grace() {
     }
 }
 
+/// Two servers may overlap during a rollout (each run has one owner, its blob lease), so the
+/// Deployment keeps the old pod until the new one is ready: the dashboard never goes dark.
+#[test]
+fn the_server_rolls_out_with_no_gap() {
+    use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+    for overlay in OVERLAYS {
+        let rendered = render(overlay);
+        let server = rendered.deployment("scaleboard-server");
+        let strategy = server
+            .spec
+            .as_ref()
+            .and_then(|s| s.strategy.as_ref())
+            .expect("a strategy");
+        assert_eq!(
+            strategy.type_.as_deref(),
+            Some("RollingUpdate"),
+            "{overlay}"
+        );
+        let rolling = strategy.rolling_update.as_ref().expect("rollingUpdate");
+        assert_eq!(
+            rolling.max_unavailable,
+            Some(IntOrString::Int(0)),
+            "{overlay}"
+        );
+        assert_eq!(rolling.max_surge, Some(IntOrString::Int(1)), "{overlay}");
+        let container = rendered.container(server, "server");
+        assert!(
+            container.readiness_probe.is_some(),
+            "overlay {overlay}: without a readiness probe the old pod goes before the new one serves"
+        );
+    }
+}
+
 /// The environment variable names of the server's flags, as clap reads them.
 fn server_env_names() -> BTreeSet<String> {
     Config::command()
