@@ -26,6 +26,23 @@ pub struct SimRow {
     pub nodes_provisioning: u32,
 }
 
+impl SimRow {
+    /// What the model decided at this second, comma-separated, in [`CSV_HEADER`]'s order after
+    /// `seconds`: the columns every CSV of replays shares.
+    pub fn model_columns(&self) -> String {
+        format!(
+            "{},{},{},{},{},{},{}",
+            self.desired_replicas,
+            self.pods_running,
+            self.pods_pending,
+            self.pods_starting,
+            self.pods_terminating,
+            self.nodes_ready,
+            self.nodes_provisioning
+        )
+    }
+}
+
 /// The result of [`simulate`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Simulation {
@@ -45,18 +62,7 @@ impl Simulation {
         out.push('\n');
         for r in &self.rows {
             // Writing to a String cannot fail.
-            let _ = writeln!(
-                out,
-                "{},{},{},{},{},{},{},{}",
-                r.seconds,
-                r.desired_replicas,
-                r.pods_running,
-                r.pods_pending,
-                r.pods_starting,
-                r.pods_terminating,
-                r.nodes_ready,
-                r.nodes_provisioning
-            );
+            let _ = writeln!(out, "{},{}", r.seconds, r.model_columns());
         }
         out
     }

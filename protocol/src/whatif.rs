@@ -256,17 +256,11 @@ impl Comparison {
                 // Writing to a String cannot fail.
                 let _ = writeln!(
                     out,
-                    "{},{},{},{},{},{},{},{},{},{}",
+                    "{},{},{},{}",
                     outcome.key,
                     r.seconds,
                     r.queue_length,
-                    r.desired_replicas,
-                    r.pods_running,
-                    r.pods_pending,
-                    r.pods_starting,
-                    r.pods_terminating,
-                    r.nodes_ready,
-                    r.nodes_provisioning
+                    r.model_columns()
                 );
             }
         }

@@ -128,18 +128,7 @@ impl Storage {
                 .blob_client(path)
                 .release_lease(lease_id.to_string(), None)
                 .await;
-            match answer {
-                Ok(_) => Ok(()),
-                Err(e)
-                    if matches!(
-                        e.http_status(),
-                        Some(StatusCode::Conflict | StatusCode::NotFound)
-                    ) =>
-                {
-                    Ok(())
-                }
-                Err(e) => Err(self.lease_error(container, path, e)),
-            }
+            self.no_lease_is_fine(container, path, answer.map(drop))
         })
         .await
     }
@@ -157,20 +146,31 @@ impl Storage {
                 .blob_client(path)
                 .break_lease(Some(options))
                 .await;
-            match answer {
-                Ok(_) => Ok(()),
-                Err(e)
-                    if matches!(
-                        e.http_status(),
-                        Some(StatusCode::Conflict | StatusCode::NotFound)
-                    ) =>
-                {
-                    Ok(())
-                }
-                Err(e) => Err(self.lease_error(container, path, e)),
-            }
+            self.no_lease_is_fine(container, path, answer.map(drop))
         })
         .await
+    }
+
+    /// An answer to giving up or breaking a lease: a lease that is not there (409: none, or
+    /// someone else's) or a blob that is not there (404) leaves nothing to do, so not an error.
+    fn no_lease_is_fine(
+        &self,
+        container: &str,
+        path: &str,
+        answer: azure_core::Result<()>,
+    ) -> Result<()> {
+        match answer {
+            Ok(()) => Ok(()),
+            Err(e)
+                if matches!(
+                    e.http_status(),
+                    Some(StatusCode::Conflict | StatusCode::NotFound)
+                ) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(self.lease_error(container, path, e)),
+        }
     }
 
     fn lease_error(&self, container: &str, path: &str, source: azure_core::Error) -> Error {

@@ -286,6 +286,17 @@ fn policy_fieldset(forms: RwSignal<Vec<PolicyForm>>, index: usize) -> AnyView {
         move || forms.with(|f| f.get(index).map(read).unwrap_or_default())
     };
     let id = move |name: &str| format!("whatif-{key}-{name}");
+    // An input's handler: writes what was chosen into this policy's form.
+    let edit = move |write: fn(&mut PolicyForm, String)| {
+        move |ev: leptos::ev::Event| {
+            let value = event_target_value(&ev);
+            forms.update(|f| {
+                if let Some(form) = f.get_mut(index) {
+                    write(form, value);
+                }
+            })
+        }
+    };
     let profiles = PROFILES
         .iter()
         .map(|profile| {
@@ -339,14 +350,7 @@ fn policy_fieldset(forms: RwSignal<Vec<PolicyForm>>, index: usize) -> AnyView {
                     id=id("profile")
                     data-testid=id("profile")
                     prop:value=field(|p| p.profile.clone())
-                    on:change=move |ev| {
-                        let value = event_target_value(&ev);
-                        forms.update(|f| {
-                            if let Some(form) = f.get_mut(index) {
-                                form.profile = value;
-                            }
-                        })
-                    }
+                    on:change=edit(|form, value| form.profile = value)
                 >
                     {profiles}
                 </select>
@@ -357,14 +361,7 @@ fn policy_fieldset(forms: RwSignal<Vec<PolicyForm>>, index: usize) -> AnyView {
                     id=id("behavior")
                     data-testid=id("behavior")
                     prop:value=field(|p| p.behavior.clone())
-                    on:change=move |ev| {
-                        let value = event_target_value(&ev);
-                        forms.update(|f| {
-                            if let Some(form) = f.get_mut(index) {
-                                form.behavior = value;
-                            }
-                        })
-                    }
+                    on:change=edit(|form, value| form.behavior = value)
                 >
                     <option value="">"as the profile"</option>
                     {behaviors}
