@@ -70,6 +70,8 @@ pub enum Slot<'a> {
     Messages(&'a mut u64),
     /// A duration, edited in seconds (fractions allowed).
     Seconds(&'a mut Duration),
+    /// A fraction such as a tolerance or a utilization threshold (0 or more, decimals allowed).
+    Ratio(&'a mut f64),
 }
 
 /// One editable parameter of the scaling profile.
@@ -94,7 +96,7 @@ impl Field {
     /// Whether the input takes whole numbers only.
     pub fn is_count(&self) -> bool {
         let mut probe = Profile::default();
-        !matches!((self.slot)(&mut probe), Slot::Seconds(_))
+        !matches!((self.slot)(&mut probe), Slot::Seconds(_) | Slot::Ratio(_))
     }
 }
 
@@ -139,6 +141,12 @@ pub const GROUPS: &[(&str, &[Field])] = &[
                 hint: "cooldownPeriod",
                 slot: |p| Slot::Seconds(&mut p.scaled_object.cooldown_period),
             },
+            Field {
+                id: "setting-scaled-object-initial-cooldown-period",
+                label: "Initial cooldown (s)",
+                hint: "initialCooldownPeriod",
+                slot: |p| Slot::Seconds(&mut p.scaled_object.initial_cooldown_period),
+            },
         ],
     ),
     (
@@ -149,6 +157,18 @@ pub const GROUPS: &[(&str, &[Field])] = &[
                 label: "Scale-down stabilization (s)",
                 hint: "scaleDown.stabilizationWindowSeconds",
                 slot: |p| Slot::Seconds(&mut p.hpa.scale_down_stabilization),
+            },
+            Field {
+                id: "setting-hpa-sync-period",
+                label: "HPA sync period (s)",
+                hint: "horizontal-pod-autoscaler-sync-period",
+                slot: |p| Slot::Seconds(&mut p.hpa.sync_period),
+            },
+            Field {
+                id: "setting-hpa-tolerance",
+                label: "HPA tolerance",
+                hint: "horizontal-pod-autoscaler-tolerance",
+                slot: |p| Slot::Ratio(&mut p.hpa.tolerance),
             },
             Field {
                 id: "setting-pod-startup-delay",
@@ -191,6 +211,30 @@ pub const GROUPS: &[(&str, &[Field])] = &[
                 hint: "scale-down-unneeded-time",
                 slot: |p| Slot::Seconds(&mut p.cluster_autoscaler.scale_down_unneeded_time),
             },
+            Field {
+                id: "setting-cluster-autoscaler-scale-down-delay-after-add",
+                label: "Scale-down delay after add (s)",
+                hint: "scale-down-delay-after-add",
+                slot: |p| Slot::Seconds(&mut p.cluster_autoscaler.scale_down_delay_after_add),
+            },
+            Field {
+                id: "setting-cluster-autoscaler-scale-down-utilization-threshold",
+                label: "Scale-down utilization",
+                hint: "scale-down-utilization-threshold",
+                slot: |p| Slot::Ratio(&mut p.cluster_autoscaler.scale_down_utilization_threshold),
+            },
+            Field {
+                id: "setting-cluster-autoscaler-max-node-provision-time",
+                label: "Max node provision time (s)",
+                hint: "max-node-provision-time",
+                slot: |p| Slot::Seconds(&mut p.cluster_autoscaler.max_node_provision_time),
+            },
+            Field {
+                id: "setting-cluster-autoscaler-max-nodes-total",
+                label: "Max nodes in the cluster",
+                hint: "max-nodes-total (0: no limit)",
+                slot: |p| Slot::Count(&mut p.cluster_autoscaler.max_nodes_total),
+            },
         ],
     ),
 ];
@@ -210,6 +254,7 @@ pub fn field_text(profile: &Profile, field: &Field) -> String {
             let secs = d.as_secs_f64();
             format!("{}", (secs * 1000.0).round() / 1000.0)
         }
+        Slot::Ratio(r) => format!("{}", (*r * 1000.0).round() / 1000.0),
     }
 }
 
@@ -231,6 +276,18 @@ pub fn apply_edits(profile: &Profile, edits: &[(&Field, String)]) -> Result<Prof
                     .ok_or_else(|| {
                         format!(
                             "{}: “{text}” is not a number of seconds (0 or more).",
+                            field.label
+                        )
+                    })?
+            }
+            Slot::Ratio(r) => {
+                *r = text
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|v| v.is_finite() && *v >= 0.0)
+                    .ok_or_else(|| {
+                        format!(
+                            "{}: “{text}” is not a decimal number (0 or more, e.g. 0.1).",
                             field.label
                         )
                     })?
@@ -307,6 +364,15 @@ mod tests {
         assert!(error.starts_with("Target messages per pod"), "{error}");
         assert!(apply_edits(&profile(), &[(polling, "-1".into())]).is_err());
         assert!(apply_edits(&profile(), &[(polling, "NaN".into())]).is_err());
+        let tolerance = field("setting-hpa-tolerance");
+        assert!(!tolerance.is_count());
+        let edited = apply_edits(&profile(), &[(tolerance, "0.05".into())]).unwrap();
+        assert_eq!(edited.hpa.tolerance, 0.05);
+        assert_eq!(field_text(&edited, tolerance), "0.05");
+        for bad in ["-0.1", "inf", "NaN", "ten"] {
+            let error = apply_edits(&profile(), &[(tolerance, bad.into())]).unwrap_err();
+            assert!(error.starts_with("HPA tolerance"), "{error}");
+        }
         let replicas = field("setting-scaled-object-max-replicas");
         assert!(apply_edits(&profile(), &[(replicas, "4294967296".into())]).is_err());
     }
