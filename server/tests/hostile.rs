@@ -398,6 +398,64 @@ fn cases(running: &str, finished: &str) -> Vec<Case> {
         ));
     }
 
+    let long_policy = format!("a=pollingInterval:{}", "9".repeat(400));
+    for (name, query) in [
+        (
+            "whatif maxReplicaCount u32::MAX",
+            "a=maxReplicaCount:4294967295".to_string(),
+        ),
+        (
+            "whatif queueLength past u64",
+            "a=queueLength:99999999999999999999999".to_string(),
+        ),
+        (
+            "whatif pollingInterval u64::MAX",
+            "a=pollingInterval:18446744073709551615".to_string(),
+        ),
+        (
+            "whatif cooldownPeriod u64::MAX",
+            "a=cooldownPeriod:18446744073709551615".to_string(),
+        ),
+        (
+            "whatif maxNodes u32::MAX",
+            "a=maxNodes:4294967295".to_string(),
+        ),
+        (
+            "whatif a fourth policy",
+            "a=profile:aks&d=profile:aks".to_string(),
+        ),
+        ("whatif no policy", "format=json".to_string()),
+        ("whatif value too long", long_policy.clone()),
+        ("whatif key repeated", "a=maxNodes:2,maxNodes:3".to_string()),
+        ("whatif unknown key", "a=replicas:3".to_string()),
+        ("whatif unicode", "a=profile:%C3%A9%F0%9F%92%A5".to_string()),
+        ("whatif profile ../", "a=profile:..%2F..%2Fetc".to_string()),
+        (
+            "whatif format ../",
+            "a=profile:aks&format=..%2Fpng".to_string(),
+        ),
+        ("whatif behavior unknown", "a=behavior:eager".to_string()),
+    ] {
+        all.push(case(
+            "whatif query",
+            name,
+            Method::GET,
+            format!("{}?{query}", routes::whatif(finished)),
+        ));
+    }
+    all.push(case(
+        "whatif query",
+        "whatif a running run",
+        Method::GET,
+        format!("{}?a=profile:aks", routes::whatif(running)),
+    ));
+    all.push(case(
+        "whatif query",
+        "whatif a run id with a slash",
+        Method::GET,
+        format!("{}?a=profile:aks", routes::whatif("..%2Fetc")),
+    ));
+
     for (name, path) in [
         ("minutes negative", "samples.csv?minutes=-1"),
         ("minutes zero", "samples.csv?minutes=0"),
