@@ -11,6 +11,7 @@ use autoscale::policy::Profile;
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use clap::ValueEnum;
 use protocol::whatif::{Comparison, Outcome, PolicySpec, MAX_POLICIES, POLICY_KEYS};
 
 use crate::app::AppState;
@@ -109,13 +110,14 @@ pub async fn whatif(
 /// The profile a policy describes: its starting point, its numbers, its behavior; validated.
 fn profile_for(state: &AppState, spec: &PolicySpec) -> Result<Profile, ApiError> {
     let named = spec.profile.as_deref();
-    let base = match policy_in_force(state, named)? {
-        Some(profile) => profile,
-        None => match named {
-            Some("aks") => Profile::aks(),
-            Some("seed-demo") => Profile::seed_demo(),
-            _ => Profile::demo(),
-        },
+    // `cluster` (or none) is the policy in force; the others are the presets the flags name.
+    let preset = match named {
+        None | Some("cluster") => ProfileName::Demo,
+        Some(name) => ProfileName::from_str(name, false).map_err(|_| {
+            ApiError::bad_request(format!(
+                "profile must be cluster, demo, aks or seed-demo, not `{name}`"
+            ))
+        })?,
     };
     let small = |key: &str| -> Result<Option<u32>, ApiError> {
         spec.number(key)
@@ -128,8 +130,7 @@ fn profile_for(state: &AppState, spec: &PolicySpec) -> Result<Profile, ApiError>
     };
     let seconds = |key: &str| spec.number(key).map(|v| v as f64);
     let args = PolicyArgs {
-        // Unused: `apply_to` starts from `base`.
-        profile: ProfileName::Demo,
+        profile: preset,
         profile_file: None,
         polling_interval: seconds("pollingInterval"),
         cooldown_period: seconds("cooldownPeriod"),
@@ -140,9 +141,11 @@ fn profile_for(state: &AppState, spec: &PolicySpec) -> Result<Profile, ApiError>
         min_nodes: small("minNodes")?,
         max_nodes: small("maxNodes")?,
     };
-    let mut profile = args
-        .apply_to(base)
-        .map_err(|e| ApiError::bad_request(format!("the policy is not valid: {e}")))?;
+    let mut profile = match policy_in_force(state, named)? {
+        Some(base) => args.apply_to(base),
+        None => args.profile(),
+    }
+    .map_err(|e| ApiError::bad_request(format!("the policy is not valid: {e}")))?;
     if let Some(preset) = spec.behavior {
         profile
             .scaled_object
