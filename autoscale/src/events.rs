@@ -99,6 +99,7 @@ mod tests {
     #[test]
     fn log_keeps_only_the_latest_events() {
         let mut log = EventLog::default();
+        assert!(log.is_empty());
         for i in 0..(EVENT_LOG_CAPACITY as u64 + 20) {
             log.push(ScaleEvent::new(
                 Duration::from_secs(i),
@@ -107,6 +108,7 @@ mod tests {
             ));
         }
         assert_eq!(log.len(), EVENT_LOG_CAPACITY);
+        assert!(!log.is_empty());
         assert_eq!(log.iter().next().unwrap().reason, "20");
         assert_eq!(
             log.iter().last().unwrap().at,

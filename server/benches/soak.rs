@@ -2,6 +2,9 @@
 //! binary with its local cluster model running the worker pods' loops, on one Azurite — while a
 //! viewer keeps arriving.
 //!
+//! The server runs with its defaults, so the fan-out keeps at most `--fan-out-window` (1,000)
+//! of the run's items queued; the figures are those of the system a user starts.
+//!
 //! Every 5 s it reads the run's status (items done, so items/s over time), the server's resident
 //! memory from /proc, and opens a fresh live socket as a new dashboard would: the time until its
 //! first frame (what the page needs to draw its first chart) and that frame's size. It also times

@@ -137,6 +137,13 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub fan_out_concurrency: u32,
 
+    /// Most items of one run queued and not yet finished: the fan-out waits for items to
+    /// finish before it queues more. KEDA scales on the queue's length, so keep it at or above
+    /// `maxReplicaCount × queueLength` (500 with KEDA's defaults).
+    #[arg(long, env = "SCALEBOARD_FAN_OUT_WINDOW", default_value_t = 1_000,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub fan_out_window: u32,
+
     /// Seconds between two listings of each unfinished run's outputs, which count the items
     /// whose completion events were lost (one list call per 5,000 items of a run).
     #[arg(long = "reconcile-interval", env = "SCALEBOARD_RECONCILE_INTERVAL", default_value_t = 30,
@@ -277,6 +284,18 @@ mod tests {
         assert_eq!(config.event_visibility(), Duration::from_secs(60));
         assert_eq!(config.event_max_dequeue, 5);
         assert_eq!(config.run_lease(), Duration::from_secs(30));
+        assert_eq!(config.fan_out_window, 1_000);
+    }
+
+    #[test]
+    fn the_fan_out_window_is_bounded() {
+        let config = Config::try_parse_from(["scaleboard", "--fan-out-window", "1"]).unwrap();
+        assert_eq!(config.fan_out_window, 1);
+        for bad in ["0", "-1", "1000001", "all"] {
+            let flag = format!("--fan-out-window={bad}");
+            let err = Config::try_parse_from(["scaleboard", flag.as_str()]).unwrap_err();
+            assert!(err.to_string().contains("--fan-out-window"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -294,6 +294,7 @@ impl Settings {
             storage,
             engine: EngineConfig {
                 fan_out_concurrency: config.fan_out_concurrency as usize,
+                fan_out_window: config.fan_out_window,
                 max_input_count: config.max_input_count,
                 max_queued_items: config.max_queued_items,
                 reconcile_interval: config.reconcile_interval(),

@@ -324,6 +324,73 @@ async fn terminate_mid_run_then_purge() {
     );
 }
 
+/// The fan-out keeps at most `fan_out_window` of a run's items queued and unfinished: the queue
+/// (and the storage emulator's cost per message, which grows with its length) stays bounded
+/// however large the run, and the window refills as items finish until every item is done.
+#[tokio::test]
+async fn the_fan_out_keeps_at_most_a_window_of_items_queued() {
+    const WINDOW: u32 = 50;
+    const ITEMS: u32 = 300;
+    let azurite = Azurite::start(&Options::for_tests()).unwrap();
+    let settings = Settings {
+        engine: EngineConfig {
+            fan_out_batch: 10,
+            fan_out_window: WINDOW,
+            ..EngineConfig::default()
+        },
+        ..Settings::default()
+    };
+    let server = TestServer::with(azurite.ports().blob, azurite.ports().queue, settings).await;
+    let (id, _) = start_run(&server, &format!("inputCount={ITEMS}&cost=0")).await;
+    let queued = || async {
+        server
+            .storage
+            .queue_length(names::WORK_QUEUE)
+            .await
+            .unwrap()
+    };
+
+    // The window fills and the fan-out stops there, with nothing done yet.
+    let full = wait_status(&server, &id, "the window to fill", |b| {
+        progress(b, "scheduled") == u64::from(WINDOW)
+    })
+    .await;
+    assert_eq!(progress(&full, "completed"), 0);
+    assert_eq!(queued().await, u64::from(WINDOW));
+
+    // Items finish a few at a time; the queue never holds more than the window.
+    let mut done = 0;
+    while done < ITEMS {
+        let took = work(&server.storage, 7).await;
+        done += u32::try_from(took).unwrap();
+        let now = queued().await;
+        assert!(
+            now <= u64::from(WINDOW),
+            "{now} messages queued with a window of {WINDOW}"
+        );
+        if took == 0 {
+            // The window is refilling after the server applied the last completions.
+            wait_status(&server, &id, "a refill", |b| {
+                progress(b, "scheduled") > u64::from(done)
+                    || progress(b, "completed") == u64::from(ITEMS)
+            })
+            .await;
+        }
+    }
+    let finished = wait_status(&server, &id, "the run to complete", |b| {
+        b["runtimeStatus"] == "Completed"
+    })
+    .await;
+    assert_eq!(progress(&finished, "completed"), u64::from(ITEMS));
+    assert_eq!(
+        blobs_of_run(&server.storage, names::OUTPUT_CONTAINER, &id)
+            .await
+            .len(),
+        ITEMS as usize
+    );
+    assert_eq!(queued().await, 0);
+}
+
 #[tokio::test]
 async fn suspend_pauses_fan_out_and_resume_finishes_the_run() {
     let azurite = Azurite::start(&Options::for_tests()).unwrap();

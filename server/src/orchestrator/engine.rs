@@ -46,6 +46,12 @@ pub struct EngineConfig {
     pub fan_out_concurrency: usize,
     /// Items scheduled between two writes of the run document.
     pub fan_out_batch: usize,
+    /// At most this many of a run's items are scheduled and not yet finished: the fan-out
+    /// waits for items to finish before it queues more. It bounds what a run keeps in the
+    /// queue (Azurite's queue costs grow with its length) and what a termination leaves for
+    /// the workers to drop; KEDA scales on the queue, so it is best kept at or above
+    /// `maxReplicaCount × queueLength`.
+    pub fan_out_window: u32,
     /// Largest `inputCount` accepted.
     pub max_input_count: u32,
     /// Items not yet accounted for (completed or failed) across the runs still going, past
@@ -76,6 +82,7 @@ impl Default for EngineConfig {
         EngineConfig {
             fan_out_concurrency: 32,
             fan_out_batch: 500,
+            fan_out_window: 1_000,
             max_input_count: 100_000,
             max_queued_items: 200_000,
             event_visibility: Duration::from_secs(60),

@@ -5,6 +5,9 @@
 //! document that says so is stored; a crash in between sends it again (same blob, same
 //! content), and the machine counts its completion once.
 //!
+//! A run keeps at most `fan_out_window` items scheduled and unfinished: the fan-out waits for
+//! items to finish, then queues the next chunk (see [`room`]).
+//!
 //! Only the run's owner fans it out (see `lease`): each pass, and each item, starts only while
 //! this server holds the run's lease, so a server that lost it stops within one item; what it
 //! wrote but could not record (the owner's lease refuses the write) is sent again by the new
@@ -17,6 +20,7 @@ use futures_util::stream::{self, FuturesUnordered};
 use futures_util::StreamExt;
 use orchestration::{Event, RunId};
 use plumbing::clock::now_ms;
+use protocol::durable::Progress;
 use protocol::work::{item_blob, WorkItem};
 use storage::names;
 use tracing::Instrument;
@@ -24,6 +28,10 @@ use tracing::Instrument;
 use super::engine::{Engine, EngineError};
 use super::input::{item_input, work_item};
 use super::RunInput;
+
+/// How often a fan-out waiting for its window re-checks the run without being woken: whether
+/// this server still owns it, and completions counted by another server's takeover.
+const WINDOW_RECHECK: Duration = Duration::from_secs(1);
 
 impl Engine {
     /// Starts fanning a run's items out in the background, unless that is already going on
@@ -47,6 +55,8 @@ impl Engine {
     /// them (suspended, finished, purged), retrying after a pause when storage fails.
     async fn fan_out(self, id: RunId) {
         let mut delay = Duration::from_millis(200);
+        // Every stored change of any run's progress: a finished item frees the window.
+        let mut progressed = self.inner.progress.subscribe();
         loop {
             if self.inner.shutdown.is_cancelled() || !self.owns(&id) {
                 break;
@@ -54,20 +64,33 @@ impl Engine {
             let Ok(entry) = self.entry(&id).await else {
                 break;
             };
-            let (items, input, created_ms) = {
+            // Seen before the run is read, so a change stored meanwhile still wakes the wait.
+            progressed.borrow_and_update();
+            let (items, unscheduled, input, created_ms) = {
                 let entry = entry.lock().await;
                 let state = &entry.doc.state;
                 if entry.purged {
                     break;
                 }
+                let progress = state.progress();
+                let room = room(progress, self.inner.config.fan_out_window);
                 (
-                    state.next_to_schedule(state.input_count() as usize),
+                    state.next_to_schedule(room as usize),
+                    state.may_schedule() && progress.scheduled < progress.total,
                     entry.doc.input.clone(),
                     state.created_ms(),
                 )
             };
             if items.is_empty() {
-                break;
+                if !unscheduled {
+                    break;
+                }
+                tokio::select! {
+                    _ = self.inner.shutdown.cancelled() => break,
+                    _ = progressed.changed() => {}
+                    _ = tokio::time::sleep(WINDOW_RECHECK) => {}
+                }
+                continue;
             }
             match self.schedule_items(&id, items, &input, created_ms).await {
                 Ok(()) => delay = Duration::from_millis(200),
@@ -198,5 +221,72 @@ impl Engine {
             .await?;
         self.inner.metrics.fan_out_messages.inc();
         Ok(())
+    }
+}
+
+/// How many items to schedule now so that at most `window` of the run's items are scheduled
+/// and unfinished. None until a quarter of the window is free (or all that is left, when
+/// less), so the run document is written once per chunk rather than once per finished item.
+fn room(progress: Progress, window: u32) -> u32 {
+    let left = progress.total.saturating_sub(progress.scheduled);
+    let finished = progress.completed.saturating_add(progress.failed);
+    let free = window.saturating_sub(progress.scheduled.saturating_sub(finished));
+    let chunk = window.div_ceil(4).min(left).max(1);
+    if free >= chunk {
+        free.min(left)
+    } else {
+        0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn progress(total: u32, scheduled: u32, completed: u32, failed: u32) -> Progress {
+        Progress {
+            scheduled,
+            completed,
+            failed,
+            total,
+        }
+    }
+
+    #[test]
+    fn a_new_run_fills_the_window_or_takes_all_when_smaller() {
+        assert_eq!(room(progress(20_000, 0, 0, 0), 1_000), 1_000);
+        assert_eq!(room(progress(300, 0, 0, 0), 1_000), 300);
+    }
+
+    #[test]
+    fn a_full_window_waits_until_a_quarter_of_it_is_free() {
+        assert_eq!(room(progress(20_000, 1_000, 0, 0), 1_000), 0);
+        assert_eq!(room(progress(20_000, 1_000, 249, 0), 1_000), 0);
+        assert_eq!(room(progress(20_000, 1_000, 200, 50), 1_000), 250);
+        assert_eq!(room(progress(20_000, 1_000, 400, 0), 1_000), 400);
+    }
+
+    #[test]
+    fn the_tail_is_scheduled_even_when_less_than_a_quarter() {
+        assert_eq!(room(progress(1_010, 1_000, 10, 0), 1_000), 10);
+        assert_eq!(room(progress(1_010, 1_000, 9, 0), 1_000), 0);
+        assert_eq!(room(progress(1_010, 1_010, 500, 0), 1_000), 0);
+    }
+
+    #[test]
+    fn a_window_of_one_schedules_one_at_a_time() {
+        assert_eq!(room(progress(5, 0, 0, 0), 1), 1);
+        assert_eq!(room(progress(5, 1, 0, 0), 1), 0);
+        assert_eq!(room(progress(5, 1, 1, 0), 1), 1);
+    }
+
+    #[test]
+    fn counts_past_the_total_do_not_overflow() {
+        // Completions seen for items never recorded as scheduled (a lost lease's duplicates).
+        assert_eq!(room(progress(10, 4, 8, 0), 5), 5);
+        assert_eq!(
+            room(progress(u32::MAX, 0, u32::MAX, u32::MAX), u32::MAX),
+            u32::MAX
+        );
     }
 }
