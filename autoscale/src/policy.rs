@@ -798,6 +798,37 @@ mod tests {
         assert_eq!(Profile::demo().pods_per_node(), 4);
     }
 
+    /// The upper bounds are exactly one day and 16 TiB: the largest value passes, one more fails.
+    #[test]
+    fn the_longest_duration_is_a_day_and_the_most_memory_16_tib() {
+        let mut profile = Profile::demo();
+        profile.scaled_object.cooldown_period = Duration::from_secs(86_400);
+        assert_eq!(profile.validate(), Ok(()));
+        profile.scaled_object.cooldown_period = Duration::from_secs(86_401);
+        let err = profile.validate().unwrap_err().to_string();
+        assert!(err.contains("cooldown"), "{err}");
+
+        let mut profile = Profile::demo();
+        profile.node_pool.allocatable.memory_mib = 16 * 1024 * 1024;
+        assert_eq!(profile.validate(), Ok(()));
+        profile.node_pool.allocatable.memory_mib = 16 * 1024 * 1024 + 1;
+        let err = profile.validate().unwrap_err().to_string();
+        assert!(err.contains("16777217 MiB"), "{err}");
+    }
+
+    /// Pods per node by CPU and by memory: on AKS's D8s_v3 memory runs out first; the demo's
+    /// small nodes are sized so both run out at four pods, so neither is a free dimension.
+    #[test]
+    fn node_sizes_bind_on_cpu_and_memory_as_documented() {
+        let fit = |p: Profile| {
+            let (a, r) = (p.node_pool.allocatable, p.pod.requests);
+            (a.cpu_millis / r.cpu_millis, a.memory_mib / r.memory_mib)
+        };
+        assert_eq!(fit(Profile::aks()), (7, 6));
+        assert_eq!(fit(Profile::seed_demo()), (7, 6));
+        assert_eq!(fit(Profile::demo()), (4, 4));
+    }
+
     #[test]
     fn seed_demo_has_the_original_scaled_object() {
         let so = Profile::seed_demo().scaled_object;

@@ -60,6 +60,24 @@ mod tests {
         assert!(deserialize(F64Deserializer::<Error>::new(f64::NAN)).is_err());
     }
 
+    #[derive(Debug, PartialEq, serde::Deserialize)]
+    struct Optional {
+        #[serde(with = "opt")]
+        after: Option<Duration>,
+    }
+
+    #[test]
+    fn reads_optional_seconds_or_null_and_rejects_negative() {
+        let read = |json: &str| serde_json::from_str::<Optional>(json).map(|o| o.after);
+        assert_eq!(
+            read(r#"{"after": 2.5}"#).unwrap(),
+            Some(Duration::from_millis(2500))
+        );
+        assert_eq!(read(r#"{"after": 0}"#).unwrap(), Some(Duration::ZERO));
+        assert_eq!(read(r#"{"after": null}"#).unwrap(), None);
+        assert!(read(r#"{"after": -1}"#).is_err());
+    }
+
     #[test]
     fn shows_whole_and_fractional_seconds() {
         for (value, text) in [

@@ -261,6 +261,20 @@ mod tests {
     }
 
     #[test]
+    fn a_queue_below_activation_leaves_the_cluster_at_rest_from_the_next_second() {
+        // Three messages under an activation threshold of 100: KEDA never activates, so the
+        // cluster is at rest throughout, and the time to rest counts from the second after the
+        // last message (the second that held it is not "after" it).
+        let mut quiet = Profile::demo();
+        quiet.scaled_object.activation_queue_length = 100;
+        let sim = simulate(quiet.clone(), &[(5, 3), (6, 0), (30, 0)]);
+        let summary = sim.summary(&quiet);
+        assert_eq!(summary.peak_pods_running, 0);
+        assert_eq!(summary.first_pod_after_s, None);
+        assert_eq!(summary.at_rest_after_s, Some(1));
+    }
+
+    #[test]
     fn a_replay_that_never_rests_or_never_runs_says_none() {
         // The queue never empties: never at rest after it.
         let busy = simulate(Profile::demo(), &[(0, 50), (30, 50)]);
