@@ -324,6 +324,33 @@ async fn terminate_mid_run_then_purge() {
     );
 }
 
+/// Works the run's items a few at a time, from `done` of `items`, asserting after each step
+/// that the queue holds no more than `window` messages.
+async fn work_within_window(server: &TestServer, id: &str, window: u32, items: u32, done: u32) {
+    let mut done = done;
+    while done < items {
+        let took = work(&server.storage, 7).await;
+        done += u32::try_from(took).unwrap();
+        let now = server
+            .storage
+            .queue_length(names::WORK_QUEUE)
+            .await
+            .unwrap();
+        assert!(
+            now <= u64::from(window),
+            "{now} messages queued with a window of {window}"
+        );
+        if took == 0 {
+            // The window is refilling after the server applied the last completions.
+            wait_status(server, id, "a refill", |b| {
+                progress(b, "scheduled") > u64::from(done)
+                    || progress(b, "completed") == u64::from(items)
+            })
+            .await;
+        }
+    }
+}
+
 /// The fan-out keeps at most `fan_out_window` of a run's items queued and unfinished: the queue
 /// (and the storage emulator's cost per message, which grows with its length) stays bounded
 /// however large the run, and the window refills as items finish until every item is done.
@@ -358,25 +385,7 @@ async fn the_fan_out_keeps_at_most_a_window_of_items_queued() {
     assert_eq!(progress(&full, "completed"), 0);
     assert_eq!(queued().await, u64::from(WINDOW));
 
-    // Items finish a few at a time; the queue never holds more than the window.
-    let mut done = 0;
-    while done < ITEMS {
-        let took = work(&server.storage, 7).await;
-        done += u32::try_from(took).unwrap();
-        let now = queued().await;
-        assert!(
-            now <= u64::from(WINDOW),
-            "{now} messages queued with a window of {WINDOW}"
-        );
-        if took == 0 {
-            // The window is refilling after the server applied the last completions.
-            wait_status(&server, &id, "a refill", |b| {
-                progress(b, "scheduled") > u64::from(done)
-                    || progress(b, "completed") == u64::from(ITEMS)
-            })
-            .await;
-        }
-    }
+    work_within_window(&server, &id, WINDOW, ITEMS, 0).await;
     let finished = wait_status(&server, &id, "the run to complete", |b| {
         b["runtimeStatus"] == "Completed"
     })
@@ -389,6 +398,60 @@ async fn the_fan_out_keeps_at_most_a_window_of_items_queued() {
         ITEMS as usize
     );
     assert_eq!(queued().await, 0);
+}
+
+/// A server stopped while its run's window is full, with items finished and events lost while
+/// no server runs: the next server refills the window from the stored counts (never past it)
+/// and the run completes with every item counted once.
+#[tokio::test]
+async fn a_server_restarted_with_a_full_window_keeps_to_it_and_loses_nothing() {
+    const WINDOW: u32 = 50;
+    const ITEMS: u32 = 200;
+    let azurite = Azurite::start(&Options::for_tests()).unwrap();
+    let ports = azurite.ports();
+    let windowed = || Settings {
+        engine: EngineConfig {
+            fan_out_batch: 10,
+            fan_out_window: WINDOW,
+            reconcile_interval: Duration::from_secs(2),
+            ..EngineConfig::default()
+        },
+        ..Settings::default()
+    };
+    let first = TestServer::with(ports.blob, ports.queue, windowed()).await;
+    let (id, _) = start_run(&first, &format!("inputCount={ITEMS}&cost=0")).await;
+    wait_status(&first, &id, "the window to fill", |b| {
+        progress(b, "scheduled") == u64::from(WINDOW)
+    })
+    .await;
+    let storage = first.storage.clone();
+    first.stop().await;
+
+    let done_offline = u32::try_from(work(&storage, 30).await).unwrap();
+    assert_eq!(done_offline, 30);
+    let lost = storage
+        .receive(names::EVENTS_QUEUE, 3, Duration::from_secs(30))
+        .await
+        .unwrap();
+    for message in &lost {
+        storage.delete(names::EVENTS_QUEUE, message).await.unwrap();
+    }
+
+    let second = TestServer::with(ports.blob, ports.queue, windowed()).await;
+    work_within_window(&second, &id, WINDOW, ITEMS, done_offline).await;
+    let finished = wait_status(&second, &id, "completion after restart", |b| {
+        b["runtimeStatus"] == "Completed"
+    })
+    .await;
+    assert_eq!(progress(&finished, "completed"), u64::from(ITEMS));
+    assert_eq!(progress(&finished, "failed"), 0);
+    assert_eq!(
+        blobs_of_run(&storage, names::OUTPUT_CONTAINER, &id)
+            .await
+            .len(),
+        ITEMS as usize
+    );
+    assert_eq!(storage.queue_length(names::WORK_QUEUE).await.unwrap(), 0);
 }
 
 #[tokio::test]
